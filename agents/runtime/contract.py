@@ -1,0 +1,78 @@
+"""What an agent is to a runtime: named steps, each a plain async handler over one topic.
+
+A step never sees Kafka, Faust or queues. It gets a typed event and a context, and returns
+the events it wants published. Runtimes (local, faust) decode, dead-letter, dispatch, keep
+state and publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.events import Event
+from topics.catalogue import Topic
+
+
+@dataclass(frozen=True)
+class Emit:
+    """An event a handler wants published on a topic (keyed by the topic's key field)."""
+
+    topic: Topic
+    event: Event
+
+    @property
+    def key(self) -> str:
+        return self.topic.key_of(self.event)
+
+
+@dataclass
+class StepContext:
+    """What a handler may use besides its event.
+
+    state: this step's key-value state, partitioned like the consumed topic (a Faust table
+        in the kafka runtime), so only use keys derived from the event's own key.
+    shared: state every worker sees in full (a Faust global table), for small lookups such
+        as stopped experiments or pattern statistics.
+    services: long-lived dependencies built once per process (LLM client, pattern store).
+    Values stored in state/shared must be JSON-serialisable.
+    """
+
+    state: MutableMapping[str, Any]
+    shared: MutableMapping[str, Any]
+    services: Any = None
+
+
+Handler = Callable[[Any, StepContext], Awaitable[Sequence[Emit]]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named step of an agent: consumes one topic, calls `handle` for each event."""
+
+    name: str  # e.g. "trials.run_trial"; shows up in logs, metrics and dead-letter records
+    consumes: Topic
+    handle: Handler
+    concurrency: int = 1  # events handled at once; >1 only for steps without ordered state
+    state_table: str | None = None  # name of this step's partitioned state, if any
+    shared_table: str | None = None  # name of the global state it reads/writes, if any
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A room: its steps, and the long-lived services they share (ctx.services).
+
+    open_services(settings) is awaited once per process before any event; close_services
+    once at shutdown.
+    """
+
+    name: str
+    steps: tuple[Step, ...]
+    open_services: Callable[[Any], Awaitable[Any]] | None = None
+    close_services: Callable[[Any], Awaitable[None]] | None = None
+
+
+class StepFailed(Exception):
+    """A handler could not process an event; the runtime dead-letters it with this reason."""

@@ -1,0 +1,200 @@
+"""Every event on every topic. JSON on the wire; `schema_version` on each.
+
+The four public contracts are PromptSubmitted, VariationGenerated, TrialCompleted and
+AnalysisReady; TrialRequested, ExperimentControl and DeadLetter are internal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.experiment import (
+    AnalysisConfig,
+    Budget,
+    ExperimentSpec,
+    ModelSpec,
+    TestCase,
+    Variation,
+    VariationRef,
+)
+
+SCHEMA_VERSION = 1
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    occurred_at: datetime = Field(default_factory=_now)
+
+
+class PromptSubmitted(Event):
+    experiment_id: str = Field(min_length=1, max_length=100)
+    submitted_by: str | None = None
+    spec: ExperimentSpec
+
+
+class VariationGenerated(Event):
+    """One round of candidates for an experiment: the control plus new variations."""
+
+    experiment_id: str
+    round: int = Field(default=1, ge=1)
+    variations: tuple[Variation, ...] = Field(min_length=1)
+    spec: ExperimentSpec
+
+
+class TrialRequested(Event):
+    """One LLM call to make: the unit of fan-out, keyed by trial id."""
+
+    trial_id: str
+    experiment_id: str
+    round: int = 1
+    variation: VariationRef
+    prompt: str
+    system: str | None = None
+    test_case: TestCase
+    model: ModelSpec
+    repetition: int = 0
+    expected_trials: int = Field(ge=1, description="trials planned for this round")
+    analysis: AnalysisConfig = AnalysisConfig()
+    budget: Budget = Budget()
+
+
+TrialStatus = Literal["completed", "failed", "skipped"]
+
+
+class TrialCompleted(Event):
+    """The outcome of one trial; failed and budget-skipped trials are reported too."""
+
+    trial_id: str
+    experiment_id: str
+    round: int = 1
+    variation: VariationRef
+    test_case: TestCase
+    model: str
+    repetition: int = 0
+    expected_trials: int = Field(ge=1)
+    analysis: AnalysisConfig = AnalysisConfig()
+    status: TrialStatus = "completed"
+    reason: str | None = None
+    response: str | None = None
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float = 0.0
+    attempts: int = 1
+    cached: bool = False
+
+
+class VariationResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variation_id: str
+    name: str
+    is_control: bool = False
+    patterns: tuple[str, ...] = ()
+    n: int = 0
+    n_failed: int = 0
+    mean: float | None = None
+    std: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    test: str | None = None  # which test produced p_value (paired-t, welch, ...)
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    p_always_valid: float | None = None
+    cs_low: float | None = None  # always-valid confidence sequence for the difference
+    cs_high: float | None = None
+    lift: float | None = None  # mean difference against the control
+    lift_ci_low: float | None = None
+    lift_ci_high: float | None = None
+    relative_lift: float | None = None
+    effect_size_d: float | None = None
+    p_best: float | None = None
+    expected_loss: float | None = None
+    cost_usd: float = 0.0
+    by_model: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
+
+
+Decision = Literal["winner", "control-best", "inconclusive", "running"]
+
+
+class AnalysisReady(Event):
+    """The state of an experiment's analysis: snapshots while trials arrive, then a final one."""
+
+    experiment_id: str
+    round: int = 1
+    final: bool = False
+    seq: int = Field(default=0, ge=0, description="snapshot number, increasing")
+    trials_expected: int = 0
+    trials_done: int = 0
+    trials_failed: int = 0
+    cost_usd: float = 0.0
+    budget_exhausted: bool = False
+    metric: str = "score"
+    alpha: float = 0.05
+    correction: str = "holm"
+    variations: tuple[VariationResult, ...] = ()
+    srm_p_value: float | None = None
+    decision: Decision = "running"
+    winner_id: str | None = None
+    reason: str = ""
+    additional_samples_needed: int | None = None
+    domain: str = "general"
+    models: tuple[str, ...] = ()
+
+
+class ExperimentControl(Event):
+    experiment_id: str
+    command: Literal["stop", "budget-exhausted"]
+    reason: str = ""
+
+
+class DeadLetter(Event):
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    raw_value: str = Field(description="the raw bytes, decoded as UTF-8 with replacement")
+    raw_value_b64: str = ""
+    reason: str
+    agent: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        PromptSubmitted,
+        VariationGenerated,
+        TrialRequested,
+        TrialCompleted,
+        AnalysisReady,
+        ExperimentControl,
+        DeadLetter,
+    )
+}
+
+__all__ = [
+    "AnalysisConfig",
+    "AnalysisReady",
+    "Budget",
+    "DeadLetter",
+    "Event",
+    "EVENT_TYPES",
+    "ExperimentControl",
+    "ModelSpec",
+    "PromptSubmitted",
+    "TestCase",
+    "TrialCompleted",
+    "TrialRequested",
+    "Variation",
+    "VariationGenerated",
+    "VariationResult",
+]

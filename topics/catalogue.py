@@ -1,0 +1,86 @@
+"""Every topic, declared once: name, event type, key, partitions, retention, compaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.events import (
+    AnalysisReady,
+    DeadLetter,
+    Event,
+    ExperimentControl,
+    PromptSubmitted,
+    TrialCompleted,
+    TrialRequested,
+    VariationGenerated,
+)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    event: type[Event]
+    key: str  # the event field whose value is the Kafka key
+    partitions: int = 4
+    retention_ms: int = 7 * DAY_MS
+    compacted: bool = False
+    public: bool = True
+    description: str = ""
+
+    def key_of(self, event: Event) -> str:
+        return str(getattr(event, self.key))
+
+    def config(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+
+
+PROMPT_SUBMITTED = Topic(
+    "prompt-submitted", PromptSubmitted, key="experiment_id",
+    description="A prompt to optimize, with test cases, models, goals and budget.",
+)
+VARIATION_GENERATED = Topic(
+    "variation-generated", VariationGenerated, key="experiment_id",
+    description="One round of candidate prompts (control included) for an experiment.",
+)
+TRIAL_REQUESTED = Topic(
+    "trial-requested", TrialRequested, key="trial_id", partitions=8, public=False,
+    description="One LLM call to make; keyed by trial id so calls spread over all workers.",
+)
+TRIAL_COMPLETED = Topic(
+    "trial-completed", TrialCompleted, key="experiment_id",
+    description="The outcome of one trial; keyed by experiment so one worker owns its stats.",
+)
+ANALYSIS_READY = Topic(
+    "analysis-ready", AnalysisReady, key="experiment_id", compacted=True,
+    description="Latest analysis of an experiment (compacted: last value = current state).",
+)
+EXPERIMENT_CONTROL = Topic(
+    "experiment-control", ExperimentControl, key="experiment_id", partitions=1, public=False,
+    description="Stop commands and budget exhaustion, read by every trials worker.",
+)
+DEAD_LETTER = Topic(
+    "dead-letter", DeadLetter, key="source_topic", partitions=1, retention_ms=30 * DAY_MS,
+    public=False, description="Events that failed to parse or validate, with the reason.",
+)
+
+TOPICS: tuple[Topic, ...] = (
+    PROMPT_SUBMITTED,
+    VARIATION_GENERATED,
+    TRIAL_REQUESTED,
+    TRIAL_COMPLETED,
+    ANALYSIS_READY,
+    EXPERIMENT_CONTROL,
+    DEAD_LETTER,
+)
+BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
+
+
+def topic(name: str) -> Topic:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown topic {name!r}; known: {sorted(BY_NAME)}") from None
