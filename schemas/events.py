@@ -65,6 +65,7 @@ class TrialRequested(Event):
     expected_trials: int = Field(ge=1, description="trials planned for this round")
     analysis: AnalysisConfig = AnalysisConfig()
     budget: Budget = Budget()
+    domain: str = "general"
 
 
 TrialStatus = Literal["completed", "failed", "skipped"]
@@ -82,6 +83,8 @@ class TrialCompleted(Event):
     repetition: int = 0
     expected_trials: int = Field(ge=1)
     analysis: AnalysisConfig = AnalysisConfig()
+    budget: Budget = Budget()
+    domain: str = "general"
     status: TrialStatus = "completed"
     reason: str | None = None
     response: str | None = None
