@@ -1,0 +1,24 @@
+"""The sink contract: write a batch of events of one topic, idempotently.
+
+A runtime may hand a sink the same event twice (at-least-once delivery, replays); the
+sink's writes make the second time a no-op. Batches come in topic order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from schemas.events import Event
+from topics.catalogue import Topic
+
+
+class Sink(Protocol):
+    name: str
+    topics: tuple[Topic, ...]
+
+    async def open(self) -> None: ...
+
+    async def write(self, topic: Topic, events: Sequence[Event]) -> None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,75 @@
+"""MongoDB sink (pymongo's async client): one document per trial, the latest analysis per
+experiment round.
+
+Trial documents are keyed `_id = trial_id`, so a redelivered or replayed trial replaces its
+own document instead of adding one. An analysis document is only replaced by a newer `seq`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pymongo import AsyncMongoClient, ReplaceOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from schemas.events import AnalysisReady, Event, TrialCompleted
+from topics.catalogue import ANALYSIS_READY, TRIAL_COMPLETED, Topic
+
+DUPLICATE_KEY = 11000
+
+
+class MongoSink:
+    name = "sink.mongo"
+    topics = (TRIAL_COMPLETED, ANALYSIS_READY)
+
+    def __init__(self, uri: str, database: str) -> None:
+        self._uri = uri
+        self._database = database
+        self._client: AsyncMongoClient | None = None
+
+    async def open(self) -> None:
+        self._client = AsyncMongoClient(self._uri, serverSelectionTimeoutMS=10_000)
+        db = self._client[self._database]
+        await db.trial_results.create_index([("experiment_id", 1), ("round", 1)])
+        await db.analytics.create_index([("experiment_id", 1)])
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    @property
+    def db(self):
+        assert self._client is not None, "open() the sink first"
+        return self._client[self._database]
+
+    async def write(self, topic: Topic, events: Sequence[Event]) -> None:
+        trials = [e for e in events if isinstance(e, TrialCompleted)]
+        if trials:
+            await self.db.trial_results.bulk_write(
+                [ReplaceOne({"_id": t.trial_id}, trial_document(t), upsert=True) for t in trials],
+                ordered=False,
+            )
+        for analysis in (e for e in events if isinstance(e, AnalysisReady)):
+            await self._write_analysis(analysis)
+
+    async def _write_analysis(self, event: AnalysisReady) -> None:
+        doc_id = f"{event.experiment_id}#r{event.round}"
+        document = {"_id": doc_id, **event.model_dump(mode="json")}
+        try:
+            # Matches only an older snapshot; with none, the upsert inserts. A newer one
+            # already stored makes the insert collide on _id: keep the newer one.
+            await self.db.analytics.replace_one(
+                {"_id": doc_id, "seq": {"$lt": event.seq}}, document, upsert=True
+            )
+        except (DuplicateKeyError, BulkWriteError) as err:
+            if getattr(err, "code", DUPLICATE_KEY) != DUPLICATE_KEY:
+                raise
+
+
+def trial_document(trial: TrialCompleted) -> dict:
+    doc = trial.model_dump(mode="json", exclude={"test_case", "analysis", "budget"})
+    doc["_id"] = trial.trial_id
+    doc["test_case_id"] = trial.test_case.id
+    doc["variation_id"] = trial.variation.variation_id
+    return doc
