@@ -1,0 +1,99 @@
+"""Run one experiment end to end in this process: the `promptopt run` job.
+
+Starts the LLM simulator when a model is a "sim/" model, runs every agent on the local
+runtime, publishes the prompt, and collects what comes out until the last round's final
+analysis is in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.runtime.assembly import all_agents
+from agents.runtime.local import LocalRuntime
+from promptopt.settings import Settings, get_settings
+from schemas.events import (
+    AnalysisReady,
+    DeadLetter,
+    Event,
+    PromptSubmitted,
+    TrialCompleted,
+    VariationGenerated,
+)
+from schemas.experiment import ExperimentSpec
+from topics.catalogue import (
+    ANALYSIS_READY,
+    DEAD_LETTER,
+    PROMPT_SUBMITTED,
+    TRIAL_COMPLETED,
+    VARIATION_GENERATED,
+    Topic,
+)
+
+
+@dataclass
+class RunResult:
+    experiment_id: str
+    spec: ExperimentSpec
+    rounds: list[VariationGenerated] = field(default_factory=list)
+    analyses: list[AnalysisReady] = field(default_factory=list)  # every snapshot, in order
+    trials: list[TrialCompleted] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def finals(self) -> list[AnalysisReady]:
+        return [a for a in self.analyses if a.final]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "experiment_id": self.experiment_id,
+            "spec": self.spec.model_dump(mode="json"),
+            "rounds": [r.model_dump(mode="json", exclude={"spec"}) for r in self.rounds],
+            "final_analyses": [a.model_dump(mode="json") for a in self.finals()],
+            "trials": [t.model_dump(mode="json", exclude={"test_case", "analysis", "budget"})
+                       for t in self.trials],
+            "dead_letters": [d.model_dump(mode="json") for d in self.dead_letters],
+        }
+
+
+async def run_experiment(
+    spec: ExperimentSpec,
+    experiment_id: str,
+    *,
+    settings: Settings | None = None,
+    sim_config: Any = None,
+    on_event: Callable[[Topic, Event], None] | None = None,
+    timeout_s: float = 600,
+) -> RunResult:
+    settings = settings or get_settings()
+    result = RunResult(experiment_id, spec)
+    collectors = {
+        VARIATION_GENERATED.name: result.rounds,
+        ANALYSIS_READY.name: result.analyses,
+        TRIAL_COMPLETED.name: result.trials,
+        DEAD_LETTER.name: result.dead_letters,
+    }
+
+    def collect(topic: Topic, event: Event) -> None:
+        collectors[topic.name].append(event)
+        if on_event is not None:
+            on_event(topic, event)
+
+    async with contextlib.AsyncExitStack() as stack:
+        if any(m.id.startswith("sim/") for m in spec.models):
+            from agents.trials.simulator import run_simulator
+
+            sim = await stack.enter_async_context(run_simulator(sim_config))
+            settings = settings.model_copy(update={"sim_base_url": sim.base_url})
+        runtime = LocalRuntime(
+            all_agents(), settings,
+            observers=[(t, collect) for t in
+                       (VARIATION_GENERATED, ANALYSIS_READY, TRIAL_COMPLETED, DEAD_LETTER)],
+        )
+        await stack.enter_async_context(runtime)
+        await runtime.publish(PROMPT_SUBMITTED,
+                              PromptSubmitted(experiment_id=experiment_id, spec=spec))
+        await runtime.run_until_idle(timeout=timeout_s)
+    return result

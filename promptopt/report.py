@@ -1,0 +1,59 @@
+"""The A/B report a person reads at the end of a run: one table per round."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from schemas.events import AnalysisReady, VariationGenerated
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _p(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return "<0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def render(console: Console, rounds: list[VariationGenerated], finals: list[AnalysisReady]) -> None:
+    prompts = {v.variation_id: v for r in rounds for v in r.variations}
+    for analysis in finals:
+        table = Table(
+            title=f"{analysis.experiment_id} - round {analysis.round}: "
+                  f"{analysis.trials_done} trials ({analysis.trials_failed} failed), "
+                  f"${analysis.cost_usd:.4f}",
+            title_justify="left",
+        )
+        for name in ("variation", "patterns", "n", f"mean {analysis.metric}", "95% CI",
+                     "lift", "p (raw)", f"p ({analysis.correction})", "p (always-valid)",
+                     "P(best)"):
+            table.add_column(name, justify="left" if name in ("variation", "patterns") else "right")
+        for v in analysis.variations:
+            mark = " *" if v.variation_id == analysis.winner_id else ""
+            table.add_row(
+                v.name + (" (control)" if v.is_control else "") + mark,
+                ", ".join(v.patterns) or "-",
+                str(v.n),
+                _fmt(v.mean),
+                f"[{_fmt(v.ci_low)}, {_fmt(v.ci_high)}]",
+                "-" if v.is_control else _fmt(v.lift),
+                "-" if v.is_control else _p(v.p_value),
+                "-" if v.is_control else _p(v.p_adjusted),
+                "-" if v.is_control else _p(v.p_always_valid),
+                _fmt(v.p_best, 2),
+            )
+        console.print(table)
+        verdict = {
+            "winner": "[bold green]winner[/]",
+            "control-best": "[bold yellow]control is best[/]",
+            "inconclusive": "[bold]inconclusive[/]",
+        }.get(analysis.decision, analysis.decision)
+        console.print(f"decision: {verdict} - {analysis.reason}")
+        if analysis.srm_p_value is not None and analysis.srm_p_value < 0.001:
+            console.print(f"[red]sample ratio mismatch: p={analysis.srm_p_value:.2g}[/]")
+        if analysis.winner_id and analysis.winner_id in prompts:
+            console.print(f"winning prompt:\n[cyan]{prompts[analysis.winner_id].prompt}[/]")
+        console.print()
