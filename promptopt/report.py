@@ -18,33 +18,41 @@ def _p(x: float | None) -> str:
     return "<0.001" if x < 0.001 else f"{x:.3f}"
 
 
+def analysis_table(analysis: AnalysisReady) -> Table:
+    """One row per variation: n, mean with CI, lift, raw/adjusted/always-valid p, P(best)."""
+    table = Table(
+        title=f"{analysis.experiment_id} - round {analysis.round}: "
+              f"{analysis.trials_done}/{analysis.trials_expected} trials "
+              f"({analysis.trials_failed} failed), ${analysis.cost_usd:.4f}"
+              + ("" if analysis.final else " [running]"),
+        title_justify="left",
+        caption=f"{analysis.decision}: {analysis.reason}",
+    )
+    for name in ("variation", "patterns", "n", f"mean {analysis.metric}", "95% CI",
+                 "lift", "p (raw)", f"p ({analysis.correction})", "p (always-valid)",
+                 "P(best)"):
+        table.add_column(name, justify="left" if name in ("variation", "patterns") else "right")
+    for v in analysis.variations:
+        mark = " *" if v.variation_id == analysis.winner_id else ""
+        table.add_row(
+            v.name + (" (control)" if v.is_control else "") + mark,
+            ", ".join(v.patterns) or "-",
+            str(v.n),
+            _fmt(v.mean),
+            f"[{_fmt(v.ci_low)}, {_fmt(v.ci_high)}]",
+            "-" if v.is_control else _fmt(v.lift),
+            "-" if v.is_control else _p(v.p_value),
+            "-" if v.is_control else _p(v.p_adjusted),
+            "-" if v.is_control else _p(v.p_always_valid),
+            _fmt(v.p_best, 2),
+        )
+    return table
+
+
 def render(console: Console, rounds: list[VariationGenerated], finals: list[AnalysisReady]) -> None:
     prompts = {v.variation_id: v for r in rounds for v in r.variations}
     for analysis in finals:
-        table = Table(
-            title=f"{analysis.experiment_id} - round {analysis.round}: "
-                  f"{analysis.trials_done} trials ({analysis.trials_failed} failed), "
-                  f"${analysis.cost_usd:.4f}",
-            title_justify="left",
-        )
-        for name in ("variation", "patterns", "n", f"mean {analysis.metric}", "95% CI",
-                     "lift", "p (raw)", f"p ({analysis.correction})", "p (always-valid)",
-                     "P(best)"):
-            table.add_column(name, justify="left" if name in ("variation", "patterns") else "right")
-        for v in analysis.variations:
-            mark = " *" if v.variation_id == analysis.winner_id else ""
-            table.add_row(
-                v.name + (" (control)" if v.is_control else "") + mark,
-                ", ".join(v.patterns) or "-",
-                str(v.n),
-                _fmt(v.mean),
-                f"[{_fmt(v.ci_low)}, {_fmt(v.ci_high)}]",
-                "-" if v.is_control else _fmt(v.lift),
-                "-" if v.is_control else _p(v.p_value),
-                "-" if v.is_control else _p(v.p_adjusted),
-                "-" if v.is_control else _p(v.p_always_valid),
-                _fmt(v.p_best, 2),
-            )
+        table = analysis_table(analysis)
         console.print(table)
         verdict = {
             "winner": "[bold green]winner[/]",

@@ -1,0 +1,29 @@
+"""Create every catalogued topic with its partitions and config; safe to run again."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from topics.catalogue import TOPICS, Topic
+
+
+async def create_topics(bootstrap: str, topics: tuple[Topic, ...] = TOPICS) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics([
+                    NewTopic(t.name, num_partitions=t.partitions, replication_factor=1,
+                             topic_configs=t.config())
+                    for t in missing
+                ])
+            except TopicAlreadyExistsError:
+                pass  # another worker created them between our list and create
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
