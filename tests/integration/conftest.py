@@ -1,0 +1,150 @@
+"""Real servers for integration tests: Kafka, PostgreSQL and a MongoDB-wire server on
+loopback, started by infra/up.sh (the README's test command runs it first).
+
+A server that cannot be reached fails the run under CI=true; elsewhere the tests skip
+with the command that starts the servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from promptopt.settings import Settings
+
+ROOT = Path(__file__).parents[2]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _reachable(hostport: str) -> bool:
+    host, _, port = hostport.rpartition(":")
+    try:
+        with closing(socket.create_connection((host, int(port)), timeout=2)):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    s = Settings()
+    endpoints = {
+        "Kafka": s.kafka_bootstrap,
+        "PostgreSQL": s.postgres_dsn.rsplit("@", 1)[1].split("/")[0],
+        "MongoDB": s.mongo_uri.removeprefix("mongodb://").strip("/"),
+    }
+    down = [f"{name} at {addr}" for name, addr in endpoints.items() if not _reachable(addr)]
+    if down:
+        message = f"not running: {', '.join(down)} (start them with `make up`)"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return s
+
+
+@pytest.fixture(scope="session")
+def migrated(settings: Settings) -> Settings:
+    from agents.sinks.migrate import migrate
+
+    asyncio.run(migrate(settings.postgres_dsn))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def topics_ready(settings: Settings) -> Settings:
+    from topics.admin import create_topics
+
+    asyncio.run(create_topics(settings.kafka_bootstrap))
+    return settings
+
+
+class Process:
+    """A child process whose output goes to a log file, stopped with SIGTERM then SIGKILL."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._file = log.open("wb")
+        self.proc = subprocess.Popen(args, env=env, stdout=self._file, stderr=subprocess.STDOUT,
+                                     cwd=ROOT, start_new_session=True)
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                # Faust was seen to hang at "Fetcher: Stopping..." for minutes.
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._file.close()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_for_port(port: int, proc: Process, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.proc.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{proc.tail()}")
+        if _reachable(f"127.0.0.1:{port}"):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"port {port} not open after {timeout}s:\n{proc.tail()}")
+
+
+@pytest.fixture(scope="session")
+def simulator(tmp_path_factory) -> Iterator[str]:
+    """The LLM simulator as its own process; yields its base URL."""
+    port = free_port()
+    proc = Process([sys.executable, "-m", "promptopt.cli", "sim-llm", "--port", str(port)],
+                   dict(os.environ), tmp_path_factory.mktemp("sim") / "sim.log")
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def start_worker(migrated, topics_ready, simulator, tmp_path):
+    """Start `promptopt worker` processes; every one is stopped at teardown."""
+    started: list[Process] = []
+
+    def start(app_id: str | None = None) -> tuple[Process, str]:
+        app_id = app_id or f"promptopt-test-{uuid.uuid4().hex[:8]}"
+        port = free_port()
+        env = {
+            **os.environ,
+            "PROMPTOPT_SIM_BASE_URL": simulator,
+            "PROMPTOPT_FAUST_APP_ID": app_id,
+            "PROMPTOPT_FAUST_WEB_PORT": str(port),
+            "PROMPTOPT_FAUST_DATA_DIR": str(tmp_path / f"faust-{app_id}-{len(started)}"),
+            "PROMPTOPT_SNAPSHOT_EVERY": "10",
+        }
+        proc = Process([sys.executable, "-m", "promptopt.cli", "worker"], env,
+                       tmp_path / f"worker-{len(started)}.log")
+        started.append(proc)
+        wait_for_port(port, proc, timeout=60)
+        return proc, app_id
+
+    yield start
+    for proc in started:
+        proc.stop()

@@ -1,0 +1,184 @@
+"""The whole pipeline on real Kafka, PostgreSQL and MongoDB, driven from outside.
+
+The outside program uses only aiokafka, topic names and the JSON shape of the events:
+exactly what a team integrating promptopt would have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+pytestmark = pytest.mark.integration
+
+REVIEWS = [
+    ("I love it, works great", "positive"),
+    ("Awful, broke on day one", "negative"),
+    ("Excellent quality and fast delivery", "positive"),
+    ("Terrible smell and cheap plastic", "negative"),
+]
+
+
+def prompt_submitted(experiment_id: str, n_tests: int = 20) -> dict:
+    return {
+        "schema_version": 1,
+        "experiment_id": experiment_id,
+        "spec": {
+            "name": "e2e sentiment",
+            "prompt": "Classify the sentiment of this review: {{review}}",
+            "domain": "classification",
+            "test_cases": [
+                {"id": f"t{i}", "vars": {"review": REVIEWS[i % 4][0]},
+                 "expected": REVIEWS[i % 4][1]}
+                for i in range(n_tests)
+            ],
+            "models": [{"id": "sim/small", "temperature": 0}],
+            "goals": ["clarity"],
+            "n_variations": 1,
+            "analysis": {"design": "fixed"},
+        },
+    }
+
+
+async def publish(bootstrap: str, topic: str, key: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, key=key.encode(), value=value)
+    finally:
+        await producer.stop()
+
+
+async def consume_until(bootstrap: str, topic: str, match, timeout: float = 120) -> dict:
+    """The first JSON value on `topic` (from the start) for which match(key, value) holds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                group_id=f"outside-{uuid.uuid4().hex[:8]}",
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout):
+            async for record in consumer:
+                value = json.loads(record.value)
+                if match(record.key.decode() if record.key else None, value):
+                    return value
+    finally:
+        await consumer.stop()
+    raise AssertionError("unreachable")
+
+
+def final_for(experiment_id: str):
+    return lambda key, value: key == experiment_id and value.get("final") is True
+
+
+async def eventually(probe, expected, timeout: float = 30):
+    """Poll probe() until it returns `expected` (sinks write asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await probe()
+        if got == expected or time.monotonic() > deadline:
+            return got
+        await asyncio.sleep(0.5)
+
+
+async def mongo_trials(settings, experiment_id: str) -> int:
+    client = AsyncMongoClient(settings.mongo_uri)
+    try:
+        return await client[settings.mongo_db].trial_results.count_documents(
+            {"experiment_id": experiment_id})
+    finally:
+        await client.close()
+
+
+async def pg_rows(settings, experiment_id: str) -> dict:
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        opt = await conn.fetchrow("SELECT id, status, best_variation_id FROM optimizations "
+                                  "WHERE id = $1", experiment_id)
+        variations = await conn.fetch(
+            "SELECT id, is_control, prompt FROM optimization_variations "
+            "WHERE optimization_id = $1 ORDER BY id", experiment_id)
+        test = await conn.fetchrow("SELECT status, decision, trials_done, seq FROM ab_tests "
+                                   "WHERE optimization_id = $1", experiment_id)
+        tv = await conn.fetch("SELECT variation_id, n, mean, p_value FROM test_variations "
+                              "WHERE test_id = $1 ORDER BY variation_id", f"{experiment_id}#r1")
+        return {
+            "optimization": dict(opt) if opt else None,
+            "variations": [dict(r) for r in variations],
+            "test": dict(test) if test else None,
+            "test_variations": [dict(r) for r in tv],
+        }
+    finally:
+        await conn.close()
+
+
+async def test_outside_producer_gets_the_final_analysis_and_stores_are_exact(
+        start_worker, settings):
+    worker, app_id = start_worker()
+    experiment_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    await publish(settings.kafka_bootstrap, "prompt-submitted", experiment_id,
+                  json.dumps(prompt_submitted(experiment_id)).encode())
+
+    final = await consume_until(settings.kafka_bootstrap, "analysis-ready",
+                                final_for(experiment_id))
+    assert final["trials_expected"] == 40 and final["trials_done"] == 40
+    assert sorted(v["n"] + v["n_failed"] for v in final["variations"]) == [20, 20]
+    assert [v["is_control"] for v in final["variations"]].count(True) == 1
+    assert final["decision"] in ("winner", "control-best", "inconclusive")
+
+    assert await eventually(lambda: mongo_trials(settings, experiment_id), 40) == 40
+    rows = await eventually(lambda: pg_rows(settings, experiment_id), None, timeout=0)
+    deadline = time.monotonic() + 30
+    while (rows["test"] is None or rows["test"]["status"] != "completed") and \
+            time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        rows = await pg_rows(settings, experiment_id)
+    assert rows["optimization"]["status"] == "completed"
+    assert len(rows["variations"]) == 2
+    assert [v["is_control"] for v in rows["variations"]].count(True) == 1
+    assert rows["test"]["trials_done"] == 40 and rows["test"]["status"] == "completed"
+    assert len(rows["test_variations"]) == 2
+
+    # Replay: stop the agents and start them afresh from the earliest offsets (a new
+    # consumer group reads every topic from the start). Nothing may be counted twice.
+    worker.stop()
+    before = rows
+    replay, _ = start_worker()
+    replayed_final = await consume_until(
+        settings.kafka_bootstrap, "analysis-ready",
+        lambda key, value: key == experiment_id and value.get("final") is True
+        and value["occurred_at"] != final["occurred_at"], timeout=180)
+    assert replayed_final["trials_done"] == 40
+    await asyncio.sleep(3)  # give the sinks time to (not) write duplicates
+    assert await mongo_trials(settings, experiment_id) == 40
+    assert await pg_rows(settings, experiment_id) == before
+
+
+async def test_malformed_event_goes_to_dead_letter_and_the_next_one_is_processed(
+        start_worker, settings):
+    start_worker()
+    marker = uuid.uuid4().hex
+    bad_key = f"bad-{marker}"
+    await publish(settings.kafka_bootstrap, "prompt-submitted", bad_key,
+                  b'{"schema_version": 1, "experiment_id": "oops", "spec": "' + marker.encode()
+                  + b'"}')
+    good_id = f"after-bad-{marker[:8]}"
+    await publish(settings.kafka_bootstrap, "prompt-submitted", good_id,
+                  json.dumps(prompt_submitted(good_id, n_tests=4)).encode())
+
+    dead = await consume_until(settings.kafka_bootstrap, "dead-letter",
+                               lambda key, value: marker in value["raw_value"], timeout=90)
+    assert dead["source_topic"] == "prompt-submitted"
+    assert dead["key"] == bad_key
+    assert dead["partition"] is not None and dead["offset"] is not None
+    assert "spec" in dead["reason"] and dead["agent"] == "optimizer.generate"
+
+    final = await consume_until(settings.kafka_bootstrap, "analysis-ready",
+                                final_for(good_id), timeout=120)
+    assert final["trials_done"] == 8
