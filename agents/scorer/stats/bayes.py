@@ -1,0 +1,88 @@
+"""Bayesian summaries: P(best) and the expected loss of shipping each variation.
+
+Two binary arms with uniform Beta(1, 1) priors have exact answers (Evan Miller, "Formulas
+for Bayesian A/B testing", 2015; Chris Stucchio, "Bayesian A/B testing at VWO", 2015).
+More arms, and continuous scores (normal posterior of each mean), use seeded Monte Carlo so
+an analysis is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betaln
+from scipy.stats import norm
+
+_EXACT_TERMS = 2_000_000  # beyond this many terms in the exact sum, use the normal approximation
+MONTE_CARLO_DRAWS = 40_000
+MONTE_CARLO_SEED = 20170813  # fixed: the same state always gives the same analysis
+
+
+def prob_beta_greater(a: float, b: float, c: float, d: float) -> float:
+    """P(Y > X) for X ~ Beta(a, b), Y ~ Beta(c, d) with integer c (Evan Miller's sum)."""
+    if c > _EXACT_TERMS:
+        return _normal_prob_greater(a, b, c, d)
+    i = np.arange(int(c), dtype=float)
+    terms = betaln(a + i, b + d) - np.log(d + i) - betaln(1 + i, d) - betaln(a, b)
+    return float(min(1.0, max(0.0, np.exp(terms).sum())))
+
+
+def _normal_prob_greater(a: float, b: float, c: float, d: float) -> float:
+    mean_x, mean_y = a / (a + b), c / (c + d)
+    var_x = a * b / ((a + b) ** 2 * (a + b + 1))
+    var_y = c * d / ((c + d) ** 2 * (c + d + 1))
+    return float(norm.sf(0.0, loc=mean_y - mean_x, scale=np.sqrt(var_x + var_y)))
+
+
+@dataclass(frozen=True)
+class BinaryComparison:
+    p_b_beats_a: float
+    expected_loss_a: float  # E[max(p_b - p_a, 0)]: what shipping A gives up
+    expected_loss_b: float  # E[max(p_a - p_b, 0)]
+
+
+def compare_binary(successes_a: int, trials_a: int, successes_b: int, trials_b: int
+                   ) -> BinaryComparison:
+    """Exact P(p_b > p_a) and expected losses under uniform priors."""
+    for s, n in ((successes_a, trials_a), (successes_b, trials_b)):
+        if n < 0 or not 0 <= s <= n:
+            raise ValueError(f"successes must lie in [0, trials], got {s}/{n}")
+    a, b = 1 + successes_a, 1 + trials_a - successes_a
+    c, d = 1 + successes_b, 1 + trials_b - successes_b
+    p_b = prob_beta_greater(a, b, c, d)
+    # E[p_b 1{p_b > p_a}] = E[p_b] P(Beta(c+1, d) > Beta(a, b)), and likewise for p_a.
+    mean_a, mean_b = a / (a + b), c / (c + d)
+    upper_b = mean_b * prob_beta_greater(a, b, c + 1, d)
+    upper_a = mean_a * prob_beta_greater(a + 1, b, c, d)
+    loss_a = max(0.0, upper_b - upper_a)  # E[(p_b - p_a) 1{p_b > p_a}]
+    loss_b = max(0.0, loss_a - (mean_b - mean_a))  # E[(p_a - p_b)+] = E[(p_b - p_a)+] - E[p_b - p_a]
+    return BinaryComparison(p_b, loss_a, loss_b)
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """A variation's posterior: Beta(alpha, beta) for pass rates, or Normal(mean, sd) for means."""
+
+    kind: str  # "beta" or "normal"
+    first: float
+    second: float
+
+
+def best_and_loss(posteriors: Sequence[Posterior], draws: int = MONTE_CARLO_DRAWS
+                  ) -> list[tuple[float, float]]:
+    """(P(best), expected loss E[max_j theta_j - theta_i]) per posterior, seeded Monte Carlo."""
+    if not posteriors:
+        return []
+    rng = np.random.default_rng(MONTE_CARLO_SEED)
+    samples = np.empty((len(posteriors), draws))
+    for row, post in enumerate(posteriors):
+        if post.kind == "beta":
+            samples[row] = rng.beta(post.first, post.second, size=draws)
+        else:
+            samples[row] = rng.normal(post.first, post.second, size=draws)
+    best = samples.max(axis=0)
+    winners = np.bincount(samples.argmax(axis=0), minlength=len(posteriors)) / draws
+    losses = (best - samples).mean(axis=1)
+    return [(float(w), float(loss)) for w, loss in zip(winners, losses, strict=True)]
