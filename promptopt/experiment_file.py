@@ -54,7 +54,9 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     return parse_experiment(raw, base=path.parent, source=str(path))
 
 
-def parse_experiment(raw: dict[str, Any], *, base: Path = Path("."), source: str = "") -> ExperimentSpec:
+def parse_experiment(
+    raw: dict[str, Any], *, base: Path = Path("."), source: str = ""
+) -> ExperimentSpec:
     where = f"{source}: " if source else ""
     prompts = raw.get("prompts") or ([raw["prompt"]] if "prompt" in raw else [])
     if not prompts:

@@ -185,12 +185,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 __all__ = [
+    "EVENT_TYPES",
     "AnalysisConfig",
     "AnalysisReady",
     "Budget",
     "DeadLetter",
     "Event",
-    "EVENT_TYPES",
     "ExperimentControl",
     "ModelSpec",
     "PromptSubmitted",

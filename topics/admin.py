@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -16,14 +18,13 @@ async def create_topics(bootstrap: str, topics: tuple[Topic, ...] = TOPICS) -> l
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
         if missing:
-            try:
+            # Another worker may create them between our list and create: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([
                     NewTopic(t.name, num_partitions=t.partitions, replication_factor=1,
                              topic_configs=t.config())
                     for t in missing
                 ])
-            except TopicAlreadyExistsError:
-                pass  # another worker created them between our list and create
         return [t.name for t in missing]
     finally:
         await admin.close()

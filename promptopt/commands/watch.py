@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import typer
 from rich.console import Console
@@ -30,7 +31,5 @@ def watch(
                     if until_final and analysis.final:
                         return
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(follow())
-    except KeyboardInterrupt:
-        pass

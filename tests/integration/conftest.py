@@ -128,7 +128,7 @@ def start_worker(migrated, topics_ready, simulator, tmp_path):
     """Start `promptopt worker` processes; every one is stopped at teardown."""
     started: list[Process] = []
 
-    def start(app_id: str | None = None) -> tuple[Process, str]:
+    def start(app_id: str | None = None) -> tuple[Process, int]:
         app_id = app_id or f"promptopt-test-{uuid.uuid4().hex[:8]}"
         port = free_port()
         env = {
@@ -143,7 +143,7 @@ def start_worker(migrated, topics_ready, simulator, tmp_path):
                        tmp_path / f"worker-{len(started)}.log")
         started.append(proc)
         wait_for_port(port, proc, timeout=60)
-        return proc, app_id
+        return proc, port
 
     yield start
     for proc in started:

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
@@ -77,12 +78,12 @@ def final_for(experiment_id: str):
     return lambda key, value: key == experiment_id and value.get("final") is True
 
 
-async def eventually(probe, expected, timeout: float = 30):
-    """Poll probe() until it returns `expected` (sinks write asynchronously)."""
+async def eventually(probe, done, timeout: float = 30):
+    """Poll probe() until done(result) holds or time is up (sinks write asynchronously)."""
     deadline = time.monotonic() + timeout
     while True:
         got = await probe()
-        if got == expected or time.monotonic() > deadline:
+        if done(got) or time.monotonic() > deadline:
             return got
         await asyncio.sleep(0.5)
 
@@ -120,7 +121,7 @@ async def pg_rows(settings, experiment_id: str) -> dict:
 
 async def test_outside_producer_gets_the_final_analysis_and_stores_are_exact(
         start_worker, settings):
-    worker, app_id = start_worker()
+    worker, web_port = start_worker()
     experiment_id = f"e2e-{uuid.uuid4().hex[:8]}"
     await publish(settings.kafka_bootstrap, "prompt-submitted", experiment_id,
                   json.dumps(prompt_submitted(experiment_id)).encode())
@@ -132,24 +133,26 @@ async def test_outside_producer_gets_the_final_analysis_and_stores_are_exact(
     assert [v["is_control"] for v in final["variations"]].count(True) == 1
     assert final["decision"] in ("winner", "control-best", "inconclusive")
 
-    assert await eventually(lambda: mongo_trials(settings, experiment_id), 40) == 40
-    rows = await eventually(lambda: pg_rows(settings, experiment_id), None, timeout=0)
-    deadline = time.monotonic() + 30
-    while (rows["test"] is None or rows["test"]["status"] != "completed") and \
-            time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-        rows = await pg_rows(settings, experiment_id)
+    assert await eventually(lambda: mongo_trials(settings, experiment_id),
+                            lambda n: n >= 40) == 40
+    rows = await eventually(lambda: pg_rows(settings, experiment_id),
+                            lambda r: r["test"] is not None and r["test"]["status"] == "completed")
     assert rows["optimization"]["status"] == "completed"
     assert len(rows["variations"]) == 2
     assert [v["is_control"] for v in rows["variations"]].count(True) == 1
     assert rows["test"]["trials_done"] == 40 and rows["test"]["status"] == "completed"
     assert len(rows["test_variations"]) == 2
 
+    async with httpx.AsyncClient() as http:
+        scraped = (await http.get(f"http://127.0.0.1:{web_port}/metrics")).text
+    assert 'trials_total{model="sim/small",status="completed"}' in scraped
+    assert "optimization_requests_total" in scraped and "active_tests_total" in scraped
+
     # Replay: stop the agents and start them afresh from the earliest offsets (a new
     # consumer group reads every topic from the start). Nothing may be counted twice.
     worker.stop()
     before = rows
-    replay, _ = start_worker()
+    start_worker()
     replayed_final = await consume_until(
         settings.kafka_bootstrap, "analysis-ready",
         lambda key, value: key == experiment_id and value.get("final") is True
