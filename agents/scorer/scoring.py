@@ -8,6 +8,7 @@ an LLM call.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -111,10 +112,33 @@ def _length(bounds: dict[str, int], text: str) -> AssertionResult:
     return _binary("length", passed, f"{len(text)} chars")
 
 
-def _readability(minimum: float, text: str) -> AssertionResult:
-    import textstat  # imported here: it loads dictionaries at import
+def flesch_reading_ease(text: str) -> float:
+    """Flesch (1948): 206.835 - 1.015 words/sentence - 84.6 syllables/word.
 
-    ease = textstat.flesch_reading_ease(text) if text else 0.0
+    Written here because textstat now fetches NLTK's cmudict over the network at run time;
+    syllables come from pyphen's bundled hyphenation dictionary instead.
+    """
+    words = re.findall(r"[A-Za-z]+(?:'[a-z]+)?", text)
+    if not words:
+        return 0.0
+    sentences = max(1, len(re.findall(r"[.!?]+(?:\s|$)", text.strip() + " ")))
+    syllables = sum(_syllables(w) for w in words)
+    return 206.835 - 1.015 * len(words) / sentences - 84.6 * syllables / len(words)
+
+
+@functools.cache
+def _hyphenator():
+    import pyphen
+
+    return pyphen.Pyphen(lang="en_US")
+
+
+def _syllables(word: str) -> int:
+    return len(_hyphenator().positions(word.lower())) + 1
+
+
+def _readability(minimum: float, text: str) -> AssertionResult:
+    ease = flesch_reading_ease(text)
     # Partial credit below the bar, so a nearly readable answer scores above a wall of text.
     score = 1.0 if ease >= minimum else max(0.0, ease / minimum) if minimum > 0 else 0.0
     return AssertionResult("readability", score, ease >= minimum, f"Flesch {ease:.1f}")
