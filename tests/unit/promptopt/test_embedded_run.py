@@ -1,0 +1,79 @@
+"""`promptopt run` end to end on the embedded runtime: every agent, the LLM simulator,
+no servers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from promptopt.embedded import run_experiment
+from promptopt.experiment_file import load_experiment
+from topics.catalogue import PROMPT_SUBMITTED
+
+ROOT = Path(__file__).parents[3]
+EXAMPLE = ROOT / "examples" / "sentiment.yaml"
+
+
+def _spec(**changes):
+    return load_experiment(EXAMPLE).model_copy(update=changes)
+
+
+async def test_a_run_yields_one_final_analysis_with_every_trial_counted():
+    spec = _spec(n_variations=2)
+    result = await run_experiment(spec, "embedded-1")
+    [final] = result.finals()
+    n_variations = len(result.rounds[0].variations)
+    assert n_variations == 3
+    assert final.trials_expected == final.trials_done == n_variations * 20
+    assert sum(v.n + v.n_failed for v in final.variations) == n_variations * 20
+    assert [v.is_control for v in final.variations].count(True) == 1
+    assert final.decision in ("winner", "control-best", "inconclusive")
+    assert not result.dead_letters
+    assert len({t.trial_id for t in result.trials}) == len(result.trials) == n_variations * 20
+
+
+async def test_a_redelivered_prompt_does_not_double_count(monkeypatch):
+    """At-least-once delivery: the same prompt-submitted twice gives the same trial ids,
+    and the statistics fold each trial once."""
+    from agents.runtime import local
+
+    spec = _spec(n_variations=1, analysis=_spec().analysis.model_copy(update={"design": "fixed"}))
+    original_publish = local.LocalRuntime.publish
+
+    async def publish_twice(self, topic, event):
+        await original_publish(self, topic, event)
+        if topic is PROMPT_SUBMITTED:
+            await original_publish(self, topic, event)
+
+    monkeypatch.setattr(local.LocalRuntime, "publish", publish_twice)
+    result = await run_experiment(spec, "embedded-dup")
+    finals = result.finals()
+    assert len(finals) == 1
+    assert finals[0].trials_done == 40
+    assert len(result.trials) == 80  # every trial delivered twice ...
+    assert len({t.trial_id for t in result.trials}) == 40  # ... under the same 40 ids
+
+
+def test_the_cli_prints_a_report_and_writes_the_json_result(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "promptopt.cli", "run", str(EXAMPLE), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "decision:" in proc.stdout and "p (always-valid)" in proc.stdout
+    [path] = tmp_path.glob("*.json")
+    result = json.loads(path.read_text())
+    [final] = result["final_analyses"]
+    assert final["trials_done"] == len(result["trials"])
+    assert {"mean", "ci_low", "ci_high", "p_value"} <= set(final["variations"][1])
+
+
+def test_the_cli_refuses_a_bad_file_with_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("prompt: hi\nmodels: [sim/small]\ntests: [{assert: [{type: javascript}]}]\n")
+    proc = subprocess.run([sys.executable, "-m", "promptopt.cli", "run", str(bad)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "javascript" in proc.stderr and "Traceback" not in proc.stderr
