@@ -1,0 +1,119 @@
+"""The trials steps: fan a round out into trial requests, run each trial, obey stop commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.runtime.contract import Emit, StepContext
+from agents.trials.plan import BUDGET_TRIALS_REASON, plan_round, request, skipped
+from agents.trials.render import MissingVariable, render
+from agents.trials.services import TrialsServices
+from schemas.events import (
+    ExperimentControl,
+    TrialCompleted,
+    TrialRequested,
+    VariationGenerated,
+)
+from topics.catalogue import TRIAL_COMPLETED, TRIAL_REQUESTED
+
+BUDGET_COST_REASON = "budget: max_cost_usd"
+
+
+def stop_key(experiment_id: str) -> str:
+    return f"stopped:{experiment_id}"
+
+
+async def fan_out(event: VariationGenerated, ctx: StepContext) -> list[Emit]:
+    """One TrialRequested per variation x model x test case x repetition, up to max_trials
+    over the whole experiment; the rest are reported at once as skipped trials, so the
+    round's trial-completed count always reaches expected_trials."""
+    trials = plan_round(event)
+    expected = len(trials)
+    allowed = expected
+    max_trials = event.spec.budget.max_trials
+    if max_trials is not None:
+        # Trials requested by the experiment's other rounds (state is keyed by experiment id,
+        # the key of variation-generated). A redelivered round recomputes the same numbers.
+        rounds: dict[str, int] = dict(ctx.state.get(event.experiment_id, {}))
+        used = sum(n for r, n in rounds.items() if r != str(event.round))
+        allowed = max(0, min(expected, max_trials - used))
+        rounds[str(event.round)] = allowed
+        ctx.state[event.experiment_id] = rounds
+    emits = [Emit(TRIAL_REQUESTED, request(event, t, expected)) for t in trials[:allowed]]
+    emits += [
+        Emit(TRIAL_COMPLETED, skipped(event, t, expected, BUDGET_TRIALS_REASON))
+        for t in trials[allowed:]
+    ]
+    return emits
+
+
+async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
+    """Make the trial's LLM call and report it; never raises for an LLM or template error."""
+    services: TrialsServices = ctx.services
+    stopped = ctx.shared.get(stop_key(event.experiment_id))
+    if stopped:
+        return [_completed(event, status="skipped", reason=str(stopped), attempts=0)]
+    cap = event.budget.max_cost_usd
+    if cap is not None and services.spent(event.experiment_id) >= cap:
+        return [_completed(event, status="skipped", reason=BUDGET_COST_REASON, attempts=0)]
+    try:
+        messages = trial_messages(event)
+    except MissingVariable as err:
+        return [_completed(event, status="failed", reason=str(err), attempts=0)]
+
+    result = await services.llm.complete(event.model, messages)
+    services.spend[event.experiment_id] += result.cost_usd
+    return [
+        _completed(
+            event,
+            status=result.status,
+            reason=result.reason,
+            response=result.text,
+            latency_ms=result.latency_ms,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost_usd=result.cost_usd,
+            attempts=result.attempts,
+            cached=result.cached,
+        )
+    ]
+
+
+async def control(event: ExperimentControl, ctx: StepContext) -> list[Emit]:
+    """Remember that an experiment is stopped; every later trial of it is skipped."""
+    ctx.shared[stop_key(event.experiment_id)] = stop_reason(event)
+    return []
+
+
+def stop_reason(event: ExperimentControl) -> str:
+    prefix = "budget" if event.command == "budget-exhausted" else "stopped"
+    if not event.reason:
+        return BUDGET_COST_REASON if prefix == "budget" else "stopped"
+    return event.reason if event.reason.startswith(prefix) else f"{prefix}: {event.reason}"
+
+
+def trial_messages(event: TrialRequested) -> list[dict[str, str]]:
+    values = event.test_case.vars
+    messages = []
+    if event.system:
+        messages.append({"role": "system", "content": render(event.system, values)})
+    messages.append({"role": "user", "content": render(event.prompt, values)})
+    return messages
+
+
+def _completed(event: TrialRequested, **outcome: Any) -> Emit:
+    return Emit(
+        TRIAL_COMPLETED,
+        TrialCompleted(
+            trial_id=event.trial_id,
+            experiment_id=event.experiment_id,
+            round=event.round,
+            variation=event.variation,
+            test_case=event.test_case,
+            model=event.model.id,
+            repetition=event.repetition,
+            expected_trials=event.expected_trials,
+            analysis=event.analysis,
+            **outcome,
+        ),
+    )

@@ -1,0 +1,101 @@
+"""Which trials a round of variations needs: every variation x model x test case x
+repetition, with deterministic ids, cut at the experiment's max_trials budget."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from schemas.events import TrialCompleted, TrialRequested, VariationGenerated
+from schemas.experiment import ModelSpec, TestCase, Variation, VariationRef
+
+BUDGET_TRIALS_REASON = "budget: max_trials"
+
+
+@dataclass(frozen=True)
+class PlannedTrial:
+    trial_id: str
+    variation: Variation
+    model: ModelSpec
+    test_case: TestCase
+    repetition: int
+
+
+def trial_id(
+    experiment_id: str,
+    round_: int,
+    variation_id: str,
+    model_id: str,
+    test_case_id: str,
+    repetition: int,
+) -> str:
+    """Same inputs, same id: a redelivered request or a replayed round is not a new trial."""
+    raw = "\x1f".join(
+        (experiment_id, str(round_), variation_id, model_id, test_case_id, str(repetition))
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def plan_round(event: VariationGenerated) -> list[PlannedTrial]:
+    """All trials of the round, ordered so that a budget cut keeps whole blocks: every
+    variation gets the same test cases (pairs stay intact), repetition by repetition."""
+    spec = event.spec
+    return [
+        PlannedTrial(
+            trial_id(event.experiment_id, event.round, v.variation_id, m.id, tc.id, rep),
+            v,
+            m,
+            tc,
+            rep,
+        )
+        for rep in range(spec.analysis.repetitions)
+        for tc in spec.test_cases
+        for m in spec.models
+        for v in event.variations
+    ]
+
+
+def ref(variation: Variation) -> VariationRef:
+    return VariationRef(
+        variation_id=variation.variation_id,
+        name=variation.name,
+        is_control=variation.is_control,
+        patterns=variation.patterns,
+    )
+
+
+def request(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialRequested:
+    spec = event.spec
+    return TrialRequested(
+        trial_id=trial.trial_id,
+        experiment_id=event.experiment_id,
+        round=event.round,
+        variation=ref(trial.variation),
+        prompt=trial.variation.prompt,
+        system=trial.variation.system if trial.variation.system is not None else spec.system,
+        test_case=trial.test_case,
+        model=trial.model,
+        repetition=trial.repetition,
+        expected_trials=expected,
+        analysis=spec.analysis,
+        budget=spec.budget,
+    )
+
+
+def skipped(
+    event: VariationGenerated, trial: PlannedTrial, expected: int, reason: str
+) -> TrialCompleted:
+    return TrialCompleted(
+        trial_id=trial.trial_id,
+        experiment_id=event.experiment_id,
+        round=event.round,
+        variation=ref(trial.variation),
+        test_case=trial.test_case,
+        model=trial.model.id,
+        repetition=trial.repetition,
+        expected_trials=expected,
+        analysis=event.spec.analysis,
+        status="skipped",
+        reason=reason,
+        attempts=0,
+    )

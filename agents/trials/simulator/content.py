@@ -1,0 +1,232 @@
+"""What the simulator answers: a deterministic stand-in for a model, not a language model.
+
+It recognises three task families in the conversation and "solves" them:
+
+- sentiment: a fixed word lexicon over the text to classify gives the true label
+  (positive / negative / neutral; see `true_sentiment`);
+- arithmetic: "What is 17 + 25?" — the last `a op b` in the text to solve;
+- anything else: a sentence built from the prompt's own words.
+
+It answers correctly with probability q(prompt) = clamp(base quality of the model + the
+boosts of the quality rules whose pattern matches the prompt, 0, 1), so a prompt with an
+explicit output format, examples, a role, step-by-step wording or delimiters measurably
+scores higher — which is what makes prompt optimization testable without a real model.
+
+Format compliance: when the prompt asks for one word / only the label, the answer is the
+bare label; otherwise it is wrapped in a sentence, so an `equals` check fails where a
+`contains` check passes. A wrong answer is another label or a number off by a little.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agents.trials.simulator.config import SimConfig
+
+POSITIVE_WORDS = frozenset(
+    [
+        "good",
+        "great",
+        "excellent",
+        "love",
+        "loved",
+        "loves",
+        "amazing",
+        "wonderful",
+        "fantastic",
+        "best",
+        "happy",
+        "perfect",
+        "enjoyed",
+        "enjoy",
+        "recommend",
+        "delightful",
+        "superb",
+        "brilliant",
+        "awesome",
+        "pleasant",
+        "beautiful",
+        "favorite",
+        "favourite",
+        "nice",
+        "impressive",
+        "outstanding",
+        "satisfied",
+        "glad",
+        "fun",
+        "liked",
+        "like",
+    ]
+)
+NEGATIVE_WORDS = frozenset(
+    [
+        "bad",
+        "terrible",
+        "awful",
+        "hate",
+        "hated",
+        "worst",
+        "poor",
+        "boring",
+        "disappointing",
+        "disappointed",
+        "broken",
+        "waste",
+        "horrible",
+        "sad",
+        "refund",
+        "useless",
+        "mediocre",
+        "annoying",
+        "slow",
+        "ugly",
+        "rude",
+        "dirty",
+        "never",
+        "angry",
+        "failed",
+        "fails",
+        "broke",
+        "dislike",
+        "worse",
+        "unhappy",
+    ]
+)
+LABELS = ("positive", "negative", "neutral")
+
+_SENTIMENT_TASK = re.compile(r"sentiment|positive|negative|classif", re.I)
+_ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/x×÷])\s*(-?\d+(?:\.\d+)?)")
+_BARE_FORMAT = re.compile(
+    r"one word|single word|only the (label|answer|number|word)|just the (label|answer|number)"
+    r"|respond with only|answer only|nothing else",
+    re.I,
+)
+# Where the input to solve sits, most explicit first; else the whole last user message.
+_DELIMITED = (
+    re.compile(r'"""(.*?)"""', re.S),
+    re.compile(r"<(?:text|input)>(.*?)</(?:text|input)>", re.S),
+    re.compile(r"```(.*?)```", re.S),
+    re.compile(r"###\s*(.*?)\s*(?:###|$)", re.S),
+)
+_MARKED = re.compile(r"(?:input|text|review|question|problem)\s*:\s*(.*)$", re.I | re.S)
+_WORD = re.compile(r"[A-Za-z']+")
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    family: str  # sentiment | arithmetic | generic
+    correct: bool
+    quality: float
+
+
+def prompt_text(messages: list[dict[str, Any]]) -> str:
+    """System + user text, the text the quality rules look at."""
+    return "\n".join(_content(m) for m in messages if m.get("role") in ("system", "user", None))
+
+
+def quality(config: SimConfig, model: str, text: str) -> float:
+    q = config.base_for(model)
+    for rule in config.quality_rules:
+        if re.search(rule.pattern, text, re.I):
+            q += rule.boost
+    return min(1.0, max(0.0, q))
+
+
+def true_sentiment(text: str) -> str:
+    """The label the lexicon gives: more positive than negative words → positive, etc."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    score = sum(w in POSITIVE_WORDS for w in words) - sum(w in NEGATIVE_WORDS for w in words)
+    return "positive" if score > 0 else "negative" if score < 0 else "neutral"
+
+
+def solve(a: float, op: str, b: float) -> float | None:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op in "*x×":
+        return a * b
+    if b == 0:
+        return None
+    return a / b
+
+
+def answer(config: SimConfig, model: str, messages: list[dict[str, Any]], u: float) -> Answer:
+    """The reply to `messages`; `u` in [0, 1) is the draw deciding right or wrong."""
+    full = prompt_text(messages)
+    q = quality(config, model, full)
+    correct = u < q
+    # A second, independent draw picks *how* it is wrong, from the same seeded stream.
+    rng = random.Random(int(u * 2**53))
+    task = task_input(messages)
+    bare = bool(_BARE_FORMAT.search(full))
+
+    if _SENTIMENT_TASK.search(full):
+        label = true_sentiment(task)
+        if not correct:
+            label = rng.choice([x for x in LABELS if x != label])
+        text = label if bare else f"The sentiment of this review is {label}."
+        return Answer(text, "sentiment", correct, q)
+
+    expressions = list(_ARITHMETIC.finditer(task))
+    if expressions:
+        match = expressions[-1]
+        result = solve(float(match.group(1)), match.group(2), float(match.group(3)))
+        if result is not None:
+            if not correct:
+                result += rng.choice([-1, 1]) * rng.randint(1, 10)
+            number = _number(result)
+            text = number if bare else f"The answer is {number}."
+            return Answer(text, "arithmetic", correct, q)
+
+    return Answer(_generic(full, rng), "generic", correct, q)
+
+
+def task_input(messages: list[dict[str, Any]]) -> str:
+    """The part of the conversation to solve: a delimited block, a marked input, or the last
+    user message."""
+    users = [_content(m) for m in messages if m.get("role") == "user"]
+    last = users[-1] if users else prompt_text(messages)
+    for pattern in _DELIMITED:
+        found = pattern.findall(last)
+        if found:
+            return found[-1]
+    marked = list(_MARKED.finditer(last))
+    return marked[-1].group(1) if marked else last
+
+
+def count_tokens(text: str) -> int:
+    """Roughly what a BPE tokenizer gives for English: 1.3 tokens a word."""
+    return max(1, math.ceil(len(text.split()) * 1.3))
+
+
+def draw(*parts: Any) -> float:
+    """A uniform [0, 1) number that is a pure function of `parts`."""
+    digest = hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _generic(text: str, rng: random.Random) -> str:
+    words = [w.lower() for w in _WORD.findall(text) if len(w) > 3] or ["prompt"]
+    picked = [rng.choice(words) for _ in range(min(6, len(words)))]
+    return f"Here is a considered response about {', '.join(picked)}."
+
+
+def _number(value: float) -> str:
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _content(message: dict[str, Any]) -> str:
+    content = message.get("content") or ""
+    if isinstance(content, list):  # OpenAI content parts
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
