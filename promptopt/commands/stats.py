@@ -1,0 +1,278 @@
+"""`promptopt stats`: sample size, two-sample tests, p-value adjustment, SRM, Bayesian A/B.
+
+Every command prints one JSON object on stdout. Invalid input gets one line on stderr and
+exit code 2: options are read as text and checked here (not by click), so a bad number
+never turns into a usage screen or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+
+_RAW = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.callback()
+def _group() -> None:
+    """Statistics: sample size, tests, corrections, SRM, Bayesian."""
+
+
+@app.command("sample-size", context_settings=_RAW)
+def sample_size(ctx: typer.Context) -> None:
+    """n per group for a target power, as R's power.t.test / power.prop.test.
+
+    --test t --effect-size D [--alpha A] [--power P] [--paired]   (--paired: n of pairs)
+    --test proportions --p1 X --p2 Y [--alpha A] [--power P]
+    """
+    from agents.scorer.stats.power import prop_test_sample_size, t_test_sample_size
+
+    opts = _options(ctx.args, ("--test", "--effect-size", "--p1", "--p2", "--alpha", "--power"),
+                    switches=("--paired",))
+    a = _probability("--alpha", opts.get("--alpha", "0.05"))
+    pw = _probability("--power", opts.get("--power", "0.8"))
+    test = opts.get("--test", "t")
+    if test == "t":
+        d = _number("--effect-size", _required("--effect-size", opts.get("--effect-size")))
+        paired = "--paired" in opts
+        n = _guard(lambda: t_test_sample_size(d, a, pw, paired))
+    elif test == "proportions":
+        x = _probability("--p1", _required("--p1", opts.get("--p1")))
+        y = _probability("--p2", _required("--p2", opts.get("--p2")))
+        n = _guard(lambda: prop_test_sample_size(x, y, a, pw))
+    else:
+        _fail(f"--test must be t or proportions, got {test!r}")
+    _print({"n_per_group": n, "n_per_group_ceil": math.ceil(n - 1e-9)})
+
+
+@app.command(context_settings=_RAW)
+def compare(ctx: typer.Context) -> None:
+    """Two-sided test of a against b (differences are a minus b), in R's conventions.
+
+    --a FILE --b FILE --test welch|student|paired-t|wilcoxon|mann-whitney [--alpha A]
+    (FILE: one number per line)
+    """
+    from agents.scorer.stats.classic import COMPARE_TESTS
+    from agents.scorer.stats.classic import compare as run_compare
+
+    opts = _options(ctx.args, ("--a", "--b", "--test", "--alpha"))
+    name = _required("--test", opts.get("--test"))
+    if name not in COMPARE_TESTS:
+        _fail(f"--test must be one of {', '.join(COMPARE_TESTS)}, got {name!r}")
+    level = _probability("--alpha", opts.get("--alpha", "0.05"))
+    x = _read_numbers("--a", _required("--a", opts.get("--a")))
+    y = _read_numbers("--b", _required("--b", opts.get("--b")))
+    result = _guard(lambda: run_compare(x, y, name, level))  # type: ignore[arg-type]
+    _print({"statistic": result.statistic, "df": result.df, "p_value": result.p_value,
+            "ci_low": result.ci_low, "ci_high": result.ci_high})
+
+
+@app.command(context_settings=_RAW)
+def adjust(ctx: typer.Context) -> None:
+    """Adjusted p-values in input order.
+
+    --method holm|bh P1 P2 ...
+    """
+    from agents.scorer.stats.multiple import adjust_p_values
+
+    flags = _flags(ctx.args, allowed=("--method",), single=("--method",))
+    method = flags.get("--method") or ["holm"]
+    if len(method) != 1 or method[0] not in ("holm", "bh"):
+        _fail("--method must be holm or bh")
+    p_values = [_probability_closed("p-value", p) for p in flags[""]]
+    if not p_values:
+        _fail("give at least one p-value")
+    _print({"adjusted": _guard(lambda: adjust_p_values(p_values, method[0]))})
+
+
+@app.command(context_settings=_RAW)
+def srm(ctx: typer.Context) -> None:
+    """Sample-ratio mismatch (chi-square goodness of fit against the planned weights).
+
+    --counts N1 N2 ... [--weights W1 W2 ...]   (default: equal weights)
+    """
+    from agents.scorer.stats.srm import srm_p_value
+
+    flags = _flags(ctx.args, allowed=("--counts", "--weights"))
+    if flags[""]:
+        _fail(f"unexpected argument {flags[''][0]!r}")
+    counts = [_count(c) for c in flags.get("--counts", [])]
+    if not counts:
+        _fail("give --counts N1 N2 ...")
+    weights = None
+    if "--weights" in flags:
+        weights = [_number("--weights", w) for w in flags["--weights"]]
+    _print({"p_value": _guard(lambda: srm_p_value(counts, weights))})
+
+
+@app.command(context_settings=_RAW)
+def bayes(ctx: typer.Context) -> None:
+    """Beta-Binomial A/B with uniform priors: P(B beats A) and the expected losses.
+
+    --a SUCCESSES/TRIALS --b SUCCESSES/TRIALS
+    """
+    from agents.scorer.stats.bayes import compare_binary
+
+    opts = _options(ctx.args, ("--a", "--b"))
+    sa, na = _fraction("--a", _required("--a", opts.get("--a")))
+    sb, nb = _fraction("--b", _required("--b", opts.get("--b")))
+    result = _guard(lambda: compare_binary(sa, na, sb, nb))
+    _print({"p_b_beats_a": result.p_b_beats_a, "expected_loss_a": result.expected_loss_a,
+            "expected_loss_b": result.expected_loss_b})
+
+
+@app.command(context_settings=_RAW)
+def simulate(ctx: typer.Context) -> None:
+    """Run the sequential-testing simulation (benchmarks/sequential.py); print its figures.
+
+    [--quick] [--experiments N] [--seed S]
+    """
+    from benchmarks.sequential import run
+
+    opts = _options(ctx.args, ("--experiments", "--seed"), switches=("--quick",))
+    n = None
+    if "--experiments" in opts:
+        n = _count(opts["--experiments"])
+        if n < 100:
+            _fail("--experiments must be at least 100")
+    seed = _count(opts.get("--seed", "20240601"))
+    _print(run(quick="--quick" in opts, experiments=n, seed=seed, progress=sys.stderr))
+
+
+# -- input checking ------------------------------------------------------------------------
+
+
+def _fail(message: str) -> NoReturn:
+    # sys.exit, not typer.Exit: the lazy top-level group is plain click, which would not
+    # recognise typer's own exit exception and print a traceback.
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _guard(compute):
+    try:
+        return compute()
+    except ValueError as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else "invalid input")
+
+
+def _required(name: str, value: str | None) -> str:
+    if value is None:
+        _fail(f"missing {name}")
+    return value
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        _fail(f"{name}: not a number: {text!r}")
+    if not math.isfinite(value):
+        _fail(f"{name}: not a finite number: {text!r}")
+    return value
+
+
+def _probability(name: str, text: str) -> float:
+    value = _number(name, text)
+    if not 0.0 < value < 1.0:
+        _fail(f"{name} must be in (0, 1), got {text}")
+    return value
+
+
+def _probability_closed(name: str, text: str) -> float:
+    value = _number(name, text)
+    if not 0.0 <= value <= 1.0:
+        _fail(f"{name} must be in [0, 1], got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        _fail(f"not a whole number: {text!r}")
+    if value < 0:
+        _fail(f"must not be negative: {text}")
+    return value
+
+
+def _fraction(name: str, text: str) -> tuple[int, int]:
+    parts = text.split("/")
+    if len(parts) != 2:
+        _fail(f"{name} must be SUCCESSES/TRIALS, got {text!r}")
+    successes, trials = _count(parts[0]), _count(parts[1])
+    if successes > trials:
+        _fail(f"{name}: successes exceed trials in {text!r}")
+    return successes, trials
+
+
+def _read_numbers(name: str, path: str) -> list[float]:
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{name}: cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}")
+    values = [_number(f"{name} line {i}", line.strip())
+              for i, line in enumerate(lines, 1) if line.strip()]
+    if not values:
+        _fail(f"{name}: {path} holds no numbers")
+    return values
+
+
+def _flags(args: list[str], allowed: tuple[str, ...], single: tuple[str, ...] = ()
+           ) -> dict[str, list[str]]:
+    """Split raw args into {flag: values}; "" holds the values that follow no flag.
+
+    A flag in `single` takes one value; the others take every value up to the next flag.
+    """
+    found: dict[str, list[str]] = {"": []}
+    current = ""
+    for arg in args:
+        if arg.startswith("--"):
+            flag, has_inline, inline = arg.partition("=")
+            if flag not in allowed:
+                _fail(f"unknown option {flag} (expected {', '.join(allowed)})")
+            if flag in found:
+                _fail(f"{flag} given twice")
+            found[flag] = [inline] if has_inline else []
+            current = "" if flag in single and has_inline else flag
+        else:
+            found[current].append(arg)
+            if current in single:
+                current = ""
+    return found
+
+
+def _options(args: list[str], valued: tuple[str, ...], switches: tuple[str, ...] = ()
+             ) -> dict[str, str]:
+    """Parse --name VALUE / --name=VALUE options and bare --switches; anything else fails."""
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        flag, has_inline, inline = args[i].partition("=")
+        if flag in switches and not has_inline:
+            found[flag] = "1"
+        elif flag in valued:
+            if has_inline:
+                found[flag] = inline
+            elif i + 1 < len(args):
+                i += 1
+                found[flag] = args[i]
+            else:
+                _fail(f"{flag} needs a value")
+        elif flag.startswith("--"):
+            _fail(f"unknown option {flag} (expected {', '.join(valued + switches)})")
+        else:
+            _fail(f"unexpected argument {args[i]!r}")
+        i += 1
+    return found
+
+
+def _print(payload: dict) -> None:
+    print(json.dumps(payload, allow_nan=False))
