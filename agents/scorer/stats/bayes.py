@@ -57,7 +57,8 @@ def compare_binary(successes_a: int, trials_a: int, successes_b: int, trials_b: 
     upper_b = mean_b * prob_beta_greater(a, b, c + 1, d)
     upper_a = mean_a * prob_beta_greater(a + 1, b, c, d)
     loss_a = max(0.0, upper_b - upper_a)  # E[(p_b - p_a) 1{p_b > p_a}]
-    loss_b = max(0.0, loss_a - (mean_b - mean_a))  # E[(p_a - p_b)+] = E[(p_b - p_a)+] - E[p_b - p_a]
+    # (p_a - p_b)+ = (p_b - p_a)+ - (p_b - p_a), so the other loss follows from the means.
+    loss_b = max(0.0, loss_a - (mean_b - mean_a))
     return BinaryComparison(p_b, loss_a, loss_b)
 
 

@@ -130,7 +130,8 @@ def two_proportion_z(s1: int, n1: int, s2: int, n2: int) -> TestResult:
     if se0 == 0:
         return TestResult(0.0, None, 1.0, *wald_difference_ci(s1, n1, s2, n2))
     z = (p2 - p1) / se0
-    return TestResult(z, None, float(2 * stats.norm.sf(abs(z))), *wald_difference_ci(s1, n1, s2, n2))
+    p = float(2 * stats.norm.sf(abs(z)))
+    return TestResult(z, None, p, *wald_difference_ci(s1, n1, s2, n2))
 
 
 def wald_difference_ci(s1: int, n1: int, s2: int, n2: int, alpha: float = 0.05
@@ -142,7 +143,7 @@ def wald_difference_ci(s1: int, n1: int, s2: int, n2: int, alpha: float = 0.05
 
 
 def fisher_exact(s1: int, n1: int, s2: int, n2: int) -> TestResult:
-    """Fisher's exact test on the 2x2 table (as R's fisher.test two-sided); statistic = odds ratio."""
+    """Fisher's exact test of the 2x2 table, as R's fisher.test; statistic = odds ratio."""
     table = [[s1, n1 - s1], [s2, n2 - s2]]
     result = stats.fisher_exact(table, alternative="two-sided")
     return TestResult(float(result.statistic), None, float(result.pvalue))

@@ -424,7 +424,8 @@ class ExperimentStats:
                     "no variation has enough trials to compare with the control")
         sequential = config.design == "sequential"
         if not sequential and not final:
-            return "running", None, f"fixed design: waiting for the planned sample ({self.n_folded} trials so far)"
+            return "running", None, (
+                f"fixed design: waiting for the planned sample ({self.n_folded} trials so far)")
 
         def interval(c: _Comparison) -> tuple[float | None, float | None]:
             if sequential:
@@ -447,7 +448,8 @@ class ExperimentStats:
         winners = [c for c in significant if c.lift > 0 and c.lift >= min_effect]
         if winners:
             best = max(winners, key=lambda c: c.lift)
-            return "winner", best.arm.variation_id, f"{best.arm.name} beats the control: {describe(best)}"
+            return "winner", best.arm.variation_id, (
+                f"{best.arm.name} beats the control: {describe(best)}")
         worse = all(c in significant and c.lift < 0 for c in comps)
         if worse:
             return "control-best", control.variation_id, (

@@ -34,10 +34,13 @@ is estimate +- sqrt(c) * se, and intersecting them over time matches the running
 the p-value (theta0 leaves the sequence exactly when its always-valid p-value hits alpha).
 
 Every function here takes floats or numpy arrays alike, so the benchmark runs the code the
-scorer runs.
+scorer runs. Plain floats take a math-module path (a fold must stay in microseconds); the
+array path is the same formula, and the tests hold the two to agree.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -46,6 +49,10 @@ DEFAULT_MIXTURE_SD = 0.3
 
 def log_mixture_ratio(t2, nu, r):
     """log Lambda of the t-mixture SPRT; t2 may be inf (no spread, a non-zero estimate)."""
+    if _all_floats(t2, nu, r):
+        gap = (math.log(nu + t2) - math.log(nu + t2 / (1.0 + r))) if math.isfinite(t2) \
+            else math.log1p(r)
+        return -0.5 * math.log1p(r) + 0.5 * (nu + 1.0) * gap
     t2 = np.asarray(t2, dtype=float)
     nu = np.asarray(nu, dtype=float)
     r = np.asarray(r, dtype=float)
@@ -58,6 +65,8 @@ def log_mixture_ratio(t2, nu, r):
 
 def always_valid_p(t2, nu, r):
     """1 / Lambda capped at 1 (before the running minimum, which the caller keeps)."""
+    if _all_floats(t2, nu, r):
+        return min(1.0, math.exp(-log_mixture_ratio(t2, nu, r)))
     return np.minimum(1.0, np.exp(-log_mixture_ratio(t2, nu, r)))
 
 
@@ -66,6 +75,10 @@ def cs_t2_threshold(nu, r, alpha):
 
     inf while the sample is too small for any interval (the sequence is the whole line).
     """
+    if _all_floats(nu, r, alpha):
+        grow = math.exp((2.0 / (nu + 1.0)) * (math.log(1.0 / alpha) + 0.5 * math.log1p(r)))
+        room = 1.0 - grow / (1.0 + r)
+        return nu * (grow - 1.0) / room if room > 0 else math.inf
     nu = np.asarray(nu, dtype=float)
     r = np.asarray(r, dtype=float)
     level = (2.0 / (nu + 1.0)) * (np.log(1.0 / alpha) + 0.5 * np.log1p(r))
@@ -78,6 +91,8 @@ def cs_t2_threshold(nu, r, alpha):
 
 def paired_look(n, mean, var, mixture_sd=DEFAULT_MIXTURE_SD, theta0=0.0):
     """(t2, nu, r, se) for paired differences with n pairs, mean and sample variance var."""
+    if _all_floats(n, mean, var):
+        return _look(mean - theta0, math.sqrt(var / n), n - 1.0, n * mixture_sd**2)
     n = np.asarray(n, dtype=float)
     se = np.sqrt(np.asarray(var, dtype=float) / n)
     return _look(np.asarray(mean, dtype=float) - theta0, se, n - 1.0, n * mixture_sd**2)
@@ -91,6 +106,11 @@ def two_sample_look(n_a, mean_a, m2_a, n_b, mean_b, m2_b, mixture_sd=DEFAULT_MIX
     variances; with unequal variances it stays close as long as the group sizes are similar,
     which the planned allocation of an experiment keeps.
     """
+    if _all_floats(n_a, mean_a, m2_a, n_b, mean_b, m2_b):
+        nu = n_a + n_b - 2.0
+        se = math.sqrt((m2_a + m2_b) / nu * (1.0 / n_a + 1.0 / n_b))
+        r = n_a * n_b / (n_a + n_b) * mixture_sd**2
+        return _look(mean_b - mean_a - theta0, se, nu, r)
     n_a = np.asarray(n_a, dtype=float)
     n_b = np.asarray(n_b, dtype=float)
     nu = n_a + n_b - 2.0
@@ -103,7 +123,15 @@ def two_sample_look(n_a, mean_a, m2_a, n_b, mean_b, m2_b, mixture_sd=DEFAULT_MIX
 
 
 def _look(estimate, se, nu, r):
+    if _all_floats(estimate, se):
+        if se > 0:
+            return (estimate / se) ** 2, nu, r, se
+        return (math.inf if estimate != 0 else 0.0), nu, r, se
     with np.errstate(divide="ignore", invalid="ignore"):
         t2 = np.where(se > 0, (estimate / np.where(se > 0, se, 1.0)) ** 2,
                       np.where(estimate != 0, np.inf, 0.0))
     return t2, nu, r, se
+
+
+def _all_floats(*values) -> bool:
+    return all(type(v) in (float, int) for v in values)
