@@ -1,0 +1,21 @@
+"""The patterns room: the pattern library and the success statistics learned per pattern."""
+
+from agents.patterns.handler import learn
+from agents.patterns.learning import SHARED_TABLE
+from agents.runtime.contract import Agent, Step
+from topics.catalogue import ANALYSIS_READY
+
+AGENT = Agent(
+    name="patterns",
+    steps=(
+        Step(
+            name="patterns.learn",
+            consumes=ANALYSIS_READY,
+            handle=learn,
+            state_table="patterns-learned",
+            shared_table=SHARED_TABLE,
+        ),
+    ),
+)
+
+__all__ = ["AGENT"]
