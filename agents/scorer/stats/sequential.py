@@ -49,9 +49,15 @@ DEFAULT_MIXTURE_SD = 0.3
 
 def log_mixture_ratio(t2, nu, r):
     """log Lambda of the t-mixture SPRT; t2 may be inf (no spread, a non-zero estimate)."""
+    # gap = log(nu + t2) - log(nu + t2 / (1 + r)), written with log1p so that it stays exact
+    # for large nu (where it tends to Johari's t2 r / (nu (1 + r))).
     if _all_floats(t2, nu, r):
-        gap = (math.log(nu + t2) - math.log(nu + t2 / (1.0 + r))) if math.isfinite(t2) \
-            else math.log1p(r)
+        if not math.isfinite(t2):
+            gap = math.log1p(r)
+        elif nu > 0:
+            gap = math.log1p(t2 / nu) - math.log1p(t2 / (nu * (1.0 + r)))
+        else:
+            gap = math.log1p(r) if t2 > 0 else 0.0
         return -0.5 * math.log1p(r) + 0.5 * (nu + 1.0) * gap
     t2 = np.asarray(t2, dtype=float)
     nu = np.asarray(nu, dtype=float)
@@ -59,7 +65,10 @@ def log_mixture_ratio(t2, nu, r):
     finite = np.isfinite(t2)
     t2f = np.where(finite, t2, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gap = np.where(finite, np.log(nu + t2f) - np.log(nu + t2f / (1.0 + r)), np.log1p(r))
+        safe_nu = np.where(nu > 0, nu, 1.0)
+        gap = np.log1p(t2f / safe_nu) - np.log1p(t2f / (safe_nu * (1.0 + r)))
+        gap = np.where(nu > 0, gap, np.where(t2f > 0, np.log1p(r), 0.0))
+        gap = np.where(finite, gap, np.log1p(r))
     return -0.5 * np.log1p(r) + 0.5 * (nu + 1.0) * gap
 
 
