@@ -69,11 +69,19 @@ def build_app(
     services: dict[str, Any] = {}
     tables: dict[str, Any] = {}
 
+    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
+
     def table(name: str, partitions: int, *, global_: bool) -> Any:
         if name not in tables:
-            factory = app.GlobalTable if global_ else app.Table
-            tables[name] = factory(name, default=None, partitions=partitions,
-                                   key_serializer="json", value_serializer="json")
+            if global_:
+                # Written from streams of any partition count, read everywhere: one
+                # changelog partition, chosen by key rather than by the current event.
+                tables[name] = app.GlobalTable(name, default=None, partitions=1,
+                                               use_partitioner=True, schema=json_schema)
+            else:
+                # Co-partitioned with the consumed topic: its key is the state's key.
+                tables[name] = app.Table(name, default=None, partitions=partitions,
+                                         schema=json_schema)
         return tables[name]
 
     for agent in agents:
@@ -110,7 +118,8 @@ def build_app(
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type, which CONTENT_TYPE_LATEST has.
+        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     return app
 
