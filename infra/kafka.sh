@@ -190,6 +190,8 @@ do_start() {
       say "kafka: process exited during startup"
     fi
     tail_log "$LOG"
+    if pid_alive "$pid"; then stop_pid "$pid" kafka 10; fi
+    rm -f "$PIDF"
     die "kafka: failed to start (log $LOG)"
   fi
   say "kafka: up (pid $pid): bootstrap $K_BOOTSTRAP"

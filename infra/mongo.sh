@@ -145,6 +145,8 @@ do_start() {
       say "mongo: process exited during startup"
     fi
     tail_log "$LOG"
+    if pid_alive "$pid"; then stop_pid "$pid" mongo 10; fi
+    rm -f "$PIDF"
     die "mongo: failed to start (log $LOG)"
   fi
   say "mongo: up (pid $pid): mongodb://$M_HOST:$M_PORT/"
