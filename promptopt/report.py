@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
@@ -18,7 +20,13 @@ def _p(x: float | None) -> str:
     return "<0.001" if x < 0.001 else f"{x:.3f}"
 
 
-def analysis_table(analysis: AnalysisReady) -> Table:
+def make_console(stderr: bool = False) -> Console:
+    """A terminal console, or a wide one when piped (rich would wrap the table at 80)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)
+
+
+def analysis_table(analysis: AnalysisReady, *, caption: bool = True) -> Table:
     """One row per variation: n, mean with CI, lift, raw/adjusted/always-valid p, P(best)."""
     table = Table(
         title=f"{analysis.experiment_id} - round {analysis.round}: "
@@ -26,16 +34,17 @@ def analysis_table(analysis: AnalysisReady) -> Table:
               f"({analysis.trials_failed} failed), ${analysis.cost_usd:.4f}"
               + ("" if analysis.final else " [running]"),
         title_justify="left",
-        caption=f"{analysis.decision}: {analysis.reason}",
+        caption=f"{analysis.decision}: {analysis.reason}" if caption else None,
     )
     for name in ("variation", "patterns", "n", f"mean {analysis.metric}", "95% CI",
-                 "lift", "p (raw)", f"p ({analysis.correction})", "p (always-valid)",
+                 "lift", "p (raw)", f"p adj. ({analysis.correction})", "p (always-valid)",
                  "P(best)"):
         table.add_column(name, justify="left" if name in ("variation", "patterns") else "right")
-    for v in analysis.variations:
+    for v in sorted(analysis.variations, key=lambda v: (not v.is_control, v.name)):
         mark = " *" if v.variation_id == analysis.winner_id else ""
+        label = f"{v.name} (control)" if v.is_control and v.name != "control" else v.name
         table.add_row(
-            v.name + (" (control)" if v.is_control else "") + mark,
+            label + mark,
             ", ".join(v.patterns) or "-",
             str(v.n),
             _fmt(v.mean),
@@ -52,7 +61,7 @@ def analysis_table(analysis: AnalysisReady) -> Table:
 def render(console: Console, rounds: list[VariationGenerated], finals: list[AnalysisReady]) -> None:
     prompts = {v.variation_id: v for r in rounds for v in r.variations}
     for analysis in finals:
-        table = analysis_table(analysis)
+        table = analysis_table(analysis, caption=False)
         console.print(table)
         verdict = {
             "winner": "[bold green]winner[/]",

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from promptopt.embedded import run_experiment
 from promptopt.experiment_file import ExperimentFileError, experiment_id_for, load_experiment
-from promptopt.report import render
+from promptopt.report import make_console, render
 from schemas.events import Event, TrialCompleted, VariationGenerated
 from topics.catalogue import Topic
 
@@ -41,7 +41,7 @@ def run(
 
         sim = SimConfig.load(sim_config)
 
-    console = Console()
+    console = make_console()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True) as progress:
         bar = progress.add_task("generating variations", total=None)

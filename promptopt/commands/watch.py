@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 
 import typer
-from rich.console import Console
 from rich.live import Live
 
-from promptopt.report import analysis_table
+from promptopt.report import analysis_table, make_console
 from promptopt.settings import get_settings
 
 app = typer.Typer(add_completion=False)
@@ -25,7 +24,7 @@ def watch(
 
     async def follow() -> None:
         async with PromptOptClient(get_settings().kafka_bootstrap) as client:
-            with Live(console=Console(), auto_refresh=False) as live:
+            with Live(console=make_console(), auto_refresh=False) as live:
                 async for analysis in client.analyses(experiment_id):
                     live.update(analysis_table(analysis), refresh=True)
                     if until_final and analysis.final:
