@@ -19,6 +19,17 @@ PGLOG="$PGROOT/postgres.log"
 START_TIMEOUT="${PROMPTOPT_PG_START_TIMEOUT:-60}"
 RUN_USER=promptopt
 
+# .infra/postgres may be a link to /var/tmp (see prepare_dirs): hand the
+# server user the real path, which it can reach.
+resolve_paths() {
+  if [[ -L "$STATE/postgres" ]]; then
+    PGROOT="$(readlink -f "$STATE/postgres")"
+    PGDATA="$PGROOT/data"
+    PGLOG="$PGROOT/postgres.log"
+  fi
+}
+resolve_paths
+
 find_pg_bin() {
   local initdb
   initdb="$(ls -1d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n1 || true)"
@@ -47,7 +58,7 @@ do_install() {
 # as_pg CMD...: run CMD as the server's OS user.
 as_pg() {
   if [[ "$(id -u)" == 0 ]]; then
-    runuser -u "$RUN_USER" -- "$@"
+    (cd / && runuser -u "$RUN_USER" -- "$@")
   else
     "$@"
   fi
@@ -68,16 +79,19 @@ prepare_dirs() {
   mkdir -p "$PGROOT"
   if [[ "$(id -u)" == 0 ]]; then
     chown "$RUN_USER:$RUN_USER" "$PGROOT"
-    if ! runuser -u "$RUN_USER" -- test -w "$PGROOT"; then
+    if ! as_pg test -w "$PGROOT"; then
       # The repo lives where $RUN_USER cannot reach (e.g. under /root): keep
       # the cluster in /var/tmp and link it into .infra.
-      local real="/var/tmp/promptopt-infra-$(printf '%s' "$REPO" | md5sum | cut -c1-12)/postgres"
+      local real
+      real="/var/tmp/promptopt-infra-$(printf '%s' "$REPO" | md5sum | cut -c1-12)/postgres"
       say "postgres: $PGROOT is not reachable by user $RUN_USER; using $real"
+      rm -rf "$real"    # left from an earlier .infra that was deleted
       mkdir -p "$real"
       chown "$RUN_USER:$RUN_USER" "$real"
       chmod 755 "$(dirname "$real")"
       rmdir "$PGROOT" 2>/dev/null || true
       [[ -e "$PGROOT" ]] || ln -s "$real" "$PGROOT"
+      resolve_paths
     fi
   fi
 }
