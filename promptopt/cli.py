@@ -7,10 +7,10 @@ when invoked, so `promptopt stats ...` does not pay for importing litellm or Fau
 from __future__ import annotations
 
 import importlib
-import sys
+from typing import Any
 
-import click
 import typer
+from typer.core import TyperGroup
 
 import promptopt.settings  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before any import)
 
@@ -32,15 +32,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
+class LazyGroup(TyperGroup):
+    # typer carries its own copy of click; the group must come from the same copy, or the
+    # sub-commands' Exit and usage errors would escape its error handling as tracebacks.
+    def list_commands(self, ctx: Any) -> list[str]:
         return sorted(name for name in COMMANDS if _module_exists(name))
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, name: str) -> Any:
         if name not in COMMANDS or not _module_exists(name):
             return None
         module = importlib.import_module(f"promptopt.commands.{COMMANDS[name][0]}")
         command = typer.main.get_command(module.app)
+        command.name = name  # a multi-command typer app comes back as a group with no name
         command.help = command.help or COMMANDS[name][1]
         return command
 
@@ -49,13 +52,15 @@ def _module_exists(name: str) -> bool:
     return importlib.util.find_spec(f"promptopt.commands.{COMMANDS[name][0]}") is not None
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
-    """promptopt: prompt optimization with real A/B statistics."""
+cli = LazyGroup(
+    name="promptopt",
+    help="promptopt: prompt optimization with real A/B statistics.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 def main() -> None:
-    sys.exit(cli(standalone_mode=True))
+    cli(prog_name="promptopt")
 
 
 if __name__ == "__main__":
