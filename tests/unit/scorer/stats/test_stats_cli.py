@@ -1,0 +1,143 @@
+"""`promptopt stats ...`: one JSON object on stdout; bad input is one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from promptopt.commands.stats import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def json_of(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def samples(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    # R's sleep data, group 1 and group 2 (see test_stats_reference.py for R's outputs).
+    a.write_text("0.7\n-1.6\n-0.2\n-1.2\n-0.1\n3.4\n3.7\n0.8\n0.0\n2.0\n")
+    b.write_text("1.9\n0.8\n1.1\n0.1\n-0.1\n4.4\n5.5\n1.6\n4.6\n3.4\n\n")
+    return str(a), str(b)
+
+
+def test_sample_size_t_and_paired_and_proportions():
+    two = json_of(run("sample-size", "--test", "t", "--effect-size", "0.5", "--alpha", "0.05",
+                      "--power", "0.8"))
+    assert two["n_per_group"] == pytest.approx(63.76576, rel=1e-4)
+    assert two["n_per_group_ceil"] == 64
+    paired = json_of(run("sample-size", "--test", "t", "--effect-size", "0.5", "--paired"))
+    assert paired["n_per_group_ceil"] == 34
+    props = json_of(run("sample-size", "--test", "proportions", "--p1", "0.5", "--p2", "0.75",
+                        "--alpha", "0.05", "--power", "0.9"))
+    assert props["n_per_group"] == pytest.approx(76.7, abs=0.05)
+    assert props["n_per_group_ceil"] == 77
+
+
+@pytest.mark.parametrize("test", ["welch", "student", "paired-t", "wilcoxon", "mann-whitney"])
+def test_compare_prints_the_five_keys(samples, test):
+    out = json_of(run("compare", "--a", samples[0], "--b", samples[1], "--test", test))
+    assert set(out) == {"statistic", "df", "p_value", "ci_low", "ci_high"}
+    assert 0 < out["p_value"] < 1
+    has_ci = test in ("welch", "student", "paired-t")
+    assert (out["ci_low"] is not None) == has_ci and (out["df"] is not None) == has_ci
+
+
+def test_compare_welch_matches_r(samples):
+    out = json_of(run("compare", "--a", samples[0], "--b", samples[1], "--test", "welch",
+                      "--alpha", "0.05"))
+    assert out["p_value"] == pytest.approx(0.07939, abs=5e-6)
+    assert out["ci_low"] == pytest.approx(-3.3654832, rel=1e-6)
+
+
+def test_adjust_keeps_input_order():
+    out = json_of(run("adjust", "--method", "holm", "0.04", "0.01", "0.03"))
+    assert out["adjusted"] == pytest.approx([0.06, 0.03, 0.06])
+    bh = json_of(run("adjust", "--method", "bh", "0.01", "0.02", "0.03", "0.04", "0.05"))
+    assert bh["adjusted"] == pytest.approx([0.05] * 5)
+
+
+def test_srm_with_and_without_weights():
+    assert json_of(run("srm", "--counts", "500", "500"))["p_value"] == pytest.approx(1.0)
+    out = json_of(run("srm", "--counts", "89", "37", "30", "28", "2",
+                      "--weights", "40", "20", "20", "15", "5"))
+    assert out["p_value"] == pytest.approx(0.04059, abs=5e-6)
+
+
+def test_bayes_uniform_prior():
+    out = json_of(run("bayes", "--a", "1/1", "--b", "0/1"))
+    assert out["p_b_beats_a"] == pytest.approx(1 / 6)
+    assert out["expected_loss_a"] == pytest.approx(1 / 30)
+    assert out["expected_loss_b"] == pytest.approx(11 / 30)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("compare", "--a", "EMPTY", "--b", "B", "--test", "welch"),
+        ("compare", "--a", "BAD", "--b", "B", "--test", "welch"),
+        ("compare", "--a", "A", "--b", "B", "--test", "welch", "--alpha", "1.5"),
+        ("compare", "--a", "A", "--b", "B", "--test", "welch", "--alpha", "0"),
+        ("compare", "--a", "A", "--b", "SHORT", "--test", "paired-t"),
+        ("compare", "--a", "A", "--b", "SHORT", "--test", "wilcoxon"),
+        ("compare", "--a", "A", "--b", "B", "--test", "anova"),
+        ("compare", "--a", "A", "--b", "missing.txt", "--test", "welch"),
+        ("sample-size", "--test", "t", "--effect-size", "abc"),
+        ("sample-size", "--test", "t"),
+        ("sample-size", "--test", "t", "--effect-size", "0.5", "--power", "1"),
+        ("sample-size", "--test", "proportions", "--p1", "0.5", "--p2", "0.5"),
+        ("sample-size", "--test", "t", "--effect-size", "0.5", "--bogus", "1"),
+        ("adjust", "--method", "holm", "1.5"),
+        ("adjust", "--method", "sidak", "0.1"),
+        ("adjust", "--method", "holm"),
+        ("srm", "--counts", "10"),
+        ("srm", "--counts", "10", "x"),
+        ("srm", "--counts", "10", "20", "--weights", "1"),
+        ("bayes", "--a", "5/3", "--b", "1/2"),
+        ("bayes", "--a", "5", "--b", "1/2"),
+    ],
+)
+def test_invalid_input_is_one_line_on_stderr_and_exit_2(tmp_path, args):
+    files = {"A": "1\n2\n3\n4\n", "B": "2\n3\n4\n5\n6\n", "SHORT": "1\n2\n", "EMPTY": "\n\n",
+             "BAD": "1\ntwo\n3\n"}
+    resolved = []
+    for arg in args:
+        if arg in files:
+            path = tmp_path / arg
+            path.write_text(files[arg])
+            arg = str(path)
+        resolved.append(arg)
+    result = run(*resolved)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_simulate_prints_the_benchmark_figures():
+    out = json_of(run("simulate", "--quick", "--experiments", "200"))
+    for key in ("fpr_always_valid_paired", "fpr_always_valid_binary", "fpr_naive_paired",
+                "coverage", "stop_ratio"):
+        assert 0 <= out[key] <= 2
+    assert out["experiments"] == 200
+
+
+def test_through_the_promptopt_entry_point_errors_stay_one_line(tmp_path):
+    # The real lazy command group, as a user runs it.
+    done = subprocess.run(
+        [sys.executable, "-m", "promptopt.cli", "stats", "compare", "--a", str(tmp_path / "no"),
+         "--b", str(tmp_path / "no"), "--test", "welch"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1
