@@ -110,15 +110,21 @@ def wait_for_port(port: int, proc: Process, timeout: float = 30) -> None:
     raise TimeoutError(f"port {port} not open after {timeout}s:\n{proc.tail()}")
 
 
+def start_simulator(log_dir: Path, *args: str) -> tuple[Process, str]:
+    """The LLM simulator as its own process (extra CLI args: --latency-ms, --config...)."""
+    port = free_port()
+    proc = Process([sys.executable, "-m", "promptopt.cli", "sim-llm", "--port", str(port), *args],
+                   dict(os.environ), log_dir / f"sim-{port}.log")
+    wait_for_port(port, proc)
+    return proc, f"http://127.0.0.1:{port}/v1"
+
+
 @pytest.fixture(scope="session")
 def simulator(tmp_path_factory) -> Iterator[str]:
-    """The LLM simulator as its own process; yields its base URL."""
-    port = free_port()
-    proc = Process([sys.executable, "-m", "promptopt.cli", "sim-llm", "--port", str(port)],
-                   dict(os.environ), tmp_path_factory.mktemp("sim") / "sim.log")
+    """A fast simulator shared by the session; yields its base URL."""
+    proc, url = start_simulator(tmp_path_factory.mktemp("sim"))
     try:
-        wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield url
     finally:
         proc.stop()
 
@@ -128,16 +134,18 @@ def start_worker(migrated, topics_ready, simulator, tmp_path):
     """Start `promptopt worker` processes; every one is stopped at teardown."""
     started: list[Process] = []
 
-    def start(app_id: str | None = None) -> tuple[Process, int]:
+    def start(app_id: str | None = None, *, sim_url: str | None = None,
+              env_extra: dict[str, str] | None = None) -> tuple[Process, int]:
         app_id = app_id or f"promptopt-test-{uuid.uuid4().hex[:8]}"
         port = free_port()
         env = {
             **os.environ,
-            "PROMPTOPT_SIM_BASE_URL": simulator,
+            "PROMPTOPT_SIM_BASE_URL": sim_url or simulator,
             "PROMPTOPT_FAUST_APP_ID": app_id,
             "PROMPTOPT_FAUST_WEB_PORT": str(port),
             "PROMPTOPT_FAUST_DATA_DIR": str(tmp_path / f"faust-{app_id}-{len(started)}"),
             "PROMPTOPT_SNAPSHOT_EVERY": "10",
+            **(env_extra or {}),
         }
         proc = Process([sys.executable, "-m", "promptopt.cli", "worker"], env,
                        tmp_path / f"worker-{len(started)}.log")
