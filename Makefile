@@ -1,8 +1,18 @@
-.PHONY: install up down test run
+.PHONY: install up down test run unit integration bench lint
 
-# Installs promptopt with its test extras.
-install:
-	pip install -e '.[test]'
+PYTHON ?= python
+# Re-install only when the dependencies change (the stamp lives with the other local state).
+STAMP := .infra/installed.stamp
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m pip install -e '.[test]'
+	mkdir -p .infra && touch $(STAMP)
+
+install: $(STAMP)
+
+# Optimizes the example on the embedded runtime: no servers.
+run: install
+	promptopt run examples/sentiment.yaml
 
 # Starts (installing when missing) Kafka, PostgreSQL and a MongoDB-wire server on loopback; see infra/README.md.
 up:
@@ -12,7 +22,13 @@ down:
 	bash infra/down.sh
 
 test: install up
-	python -m pytest -q
+	$(PYTHON) -m pytest -q
 
-run:
-	promptopt run examples/sentiment.yaml
+unit: install
+	$(PYTHON) -m pytest -q tests/unit
+
+integration: install up
+	$(PYTHON) -m pytest -q tests/integration
+
+lint:
+	$(PYTHON) -m ruff check .
