@@ -80,7 +80,7 @@ def adjust(ctx: typer.Context) -> None:
 
     --method holm|bh P1 P2 ...
     """
-    from agents.scorer.stats.multiple import adjust_p_values
+    from agents.scorer.stats.multiple import Correction, adjust_p_values
 
     flags = _flags(ctx.args, allowed=("--method",), single=("--method",))
     method = flags.get("--method") or ["holm"]
@@ -89,7 +89,8 @@ def adjust(ctx: typer.Context) -> None:
     p_values = [_probability_closed("p-value", p) for p in flags[""]]
     if not p_values:
         _fail("give at least one p-value")
-    _print({"adjusted": _guard(lambda: adjust_p_values(p_values, method[0]))})
+    correction: Correction = "holm" if method[0] == "holm" else "bh"
+    _print({"adjusted": _guard(lambda: adjust_p_values(p_values, correction))})
 
 
 @app.command(context_settings=_RAW)

@@ -265,10 +265,14 @@ class ExperimentStats:
         others = [arm for arm in self._arms.values() if arm is not control]
         comparisons = [self._compare(arm, control) for arm in others] if control else []
         sequential = config.design == "sequential"
-        decided = [c for c in comparisons
-                   if (c.arm.av_p if sequential else c.p_value) is not None
-                   and (c.lift is not None)]
-        raw = [c.arm.av_p if sequential else c.p_value for c in decided]
+        # The p-value the design decides on: always-valid for sequential, classic for fixed.
+        decided: list[_Comparison] = []
+        raw: list[float] = []
+        for comp in comparisons:
+            p = comp.arm.av_p if sequential else comp.p_value
+            if p is not None and comp.lift is not None:
+                decided.append(comp)
+                raw.append(p)
         for comp, p_adj in zip(decided, adjust_p_values(raw, config.correction), strict=True):
             comp.p_adjusted = p_adj
 
@@ -293,8 +297,9 @@ class ExperimentStats:
             n, mean, sd = arm.pairs.n, arm.pairs.mean, arm.pairs.std or 0.0
             if binary:
                 total, squares = arm.pairs.total, arm.pairs.sum_of_squares
-                b, c = round((squares + total) / 2), round((squares - total) / 2)
-                result = classic.mcnemar_exact(b, c)
+                # Differences are +1, 0 or -1: the sums give the discordant counts.
+                wins, losses = round((squares + total) / 2), round((squares - total) / 2)
+                result = classic.mcnemar_exact(wins, losses)
                 comp.test, comp.p_value = "mcnemar-exact", result.p_value
             else:
                 comp.test = "paired-t"
@@ -444,13 +449,15 @@ class ExperimentStats:
             return (f"{c.arm.name} vs control {_signed(c.lift)} ({level} {what} {span}), "
                     f"{method}-adjusted {label}={_p(c.p_adjusted)}")
 
-        significant = [c for c in comps if c.p_adjusted is not None and c.p_adjusted <= alpha]
-        winners = [c for c in significant if c.lift > 0 and c.lift >= min_effect]
+        def significant(c: _Comparison) -> bool:
+            return c.p_adjusted is not None and c.p_adjusted <= alpha
+
+        winners = [c for c in comps if significant(c) and _lift(c) > 0 and _lift(c) >= min_effect]
         if winners:
-            best = max(winners, key=lambda c: c.lift)
+            best = max(winners, key=_lift)
             return "winner", best.arm.variation_id, (
                 f"{best.arm.name} beats the control: {describe(best)}")
-        worse = all(c in significant and c.lift < 0 for c in comps)
+        worse = all(significant(c) and _lift(c) < 0 for c in comps)
         if worse:
             return "control-best", control.variation_id, (
                 "every variation is worse than the control: " + "; ".join(map(describe, comps)))
@@ -473,8 +480,8 @@ class ExperimentStats:
         if control is None or not comps:
             return None
         config = self.config
-        best = max(comps, key=lambda c: c.lift)
-        effect = config.min_effect if config.min_effect > 0 else abs(best.lift)
+        best = max(comps, key=_lift)
+        effect = config.min_effect if config.min_effect > 0 else abs(_lift(best))
         if effect <= 0:
             return None
         alpha = config.alpha / len(comps)
@@ -501,6 +508,11 @@ class ExperimentStats:
         except ValueError:
             return None
         return max(0, math.ceil(needed) - have)
+
+
+def _lift(c: _Comparison) -> float:
+    """The lift of a comparison that has one (the decision only sees those)."""
+    return c.lift if c.lift is not None else 0.0
 
 
 def _small_table(s1: int, n1: int, s2: int, n2: int) -> bool:

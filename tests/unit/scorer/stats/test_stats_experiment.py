@@ -234,3 +234,17 @@ def test_analysis_without_a_control_is_inconclusive():
     st = fold_all([obs("t1", "a", "c1|m1|0", 0.4), obs("t2", "b", "c1|m1|0", 0.6)])
     summary = st.analyze(final=True)
     assert summary.decision == "inconclusive" and "control" in summary.reason
+
+
+def test_plan_check_warns_when_the_sample_cannot_detect_the_minimum_effect():
+    from agents.scorer.stats.power import check_plan
+
+    # min_effect 0.125 on scores with sd 0.25 is dz = 0.5: 34 pairs for 80 % power (G*Power).
+    short = check_plan(20, 0.125, sd=0.25, paired=True)
+    assert short.n_needed == 34 and short.warning is not None and "34" in short.warning
+    assert short.power_at_min_effect < 0.8
+    enough = check_plan(40, 0.125, sd=0.25, paired=True)
+    assert enough.warning is None and enough.power_at_min_effect > 0.8
+    binary = check_plan(50, 0.25, metric="pass", baseline=0.5)
+    assert binary.n_needed == 58 and binary.warning is not None  # 57.67 per group, rounded up
+    assert check_plan(10, 0.0).warning is None  # no minimum effect stated: nothing to check
