@@ -17,6 +17,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from schemas.events import PromptSubmitted
+from topics.client import PromptOptClient
+
 pytestmark = pytest.mark.integration
 
 REVIEWS = [
@@ -171,9 +174,13 @@ async def test_malformed_event_goes_to_dead_letter_and_the_next_one_is_processed
     await publish(settings.kafka_bootstrap, "prompt-submitted", bad_key,
                   b'{"schema_version": 1, "experiment_id": "oops", "spec": "' + marker.encode()
                   + b'"}')
+    # The good event goes through the typed client, which a Python integrator would use.
     good_id = f"after-bad-{marker[:8]}"
-    await publish(settings.kafka_bootstrap, "prompt-submitted", good_id,
-                  json.dumps(prompt_submitted(good_id, n_tests=4)).encode())
+    good = PromptSubmitted.model_validate(prompt_submitted(good_id, n_tests=4))
+    async with PromptOptClient(settings.kafka_bootstrap) as client:
+        await client.submit(good)
+        final = await client.final_analysis(good_id, timeout=120)
+    assert final.trials_done == 8 and final.final
 
     dead = await consume_until(settings.kafka_bootstrap, "dead-letter",
                                lambda key, value: marker in value["raw_value"], timeout=90)
@@ -181,7 +188,3 @@ async def test_malformed_event_goes_to_dead_letter_and_the_next_one_is_processed
     assert dead["key"] == bad_key
     assert dead["partition"] is not None and dead["offset"] is not None
     assert "spec" in dead["reason"] and dead["agent"] == "optimizer.generate"
-
-    final = await consume_until(settings.kafka_bootstrap, "analysis-ready",
-                                final_for(good_id), timeout=120)
-    assert final["trials_done"] == 8
