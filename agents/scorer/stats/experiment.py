@@ -180,7 +180,12 @@ class ExperimentStats:
         return arm
 
     def _look(self, arm: _Arm, control: _Arm) -> None:
-        """One always-valid look at arm - control: update the running minimum and intersection."""
+        """One always-valid look at arm - control: update the running minimum and intersection.
+
+        Paired once two pairs exist, two-sample (pooled) before that. The first looks carry
+        almost no evidence (the mixture ratio starts at 1), so the switch costs no validity
+        worth measuring; benchmarks/sequential.py measures each test on its own.
+        """
         if arm.pairs.n >= 2:
             t2, nu, r, se = paired_look(arm.pairs.n, arm.pairs.mean, arm.pairs.variance,
                                         self.mixture_sd)
@@ -260,6 +265,18 @@ class ExperimentStats:
     # -- analysis --------------------------------------------------------------------------
 
     def analyze(self, *, final: bool) -> AnalysisSummary:
+        """The analysis now. Pure: it does not change the running statistics.
+
+        Per variation against the control: p_value is the classic test named in `test`
+        (paired-t or McNemar when cells pair, Welch, two-proportion z or Fisher otherwise);
+        p_always_valid and cs_low/cs_high are the mSPRT p-value and confidence sequence;
+        p_adjusted is the Holm/BH adjustment of the p-value the design decides on (the
+        always-valid one for design "sequential", the classic one for "fixed"), and lift CIs
+        are the classic fixed-horizon intervals. Decisions: "winner" needs an adjusted p <=
+        alpha with a lift >= min_effect; "control-best" when every variation is significantly
+        worse, or (min_effect > 0) no variation's upper bound reaches min_effect (futility);
+        a sequential design may decide before `final`, a fixed one says "running" until then.
+        """
         config = self.config
         control = self._arms.get(self._control) if self._control else None
         others = [arm for arm in self._arms.values() if arm is not control]
@@ -442,12 +459,15 @@ class ExperimentStats:
         what = "confidence sequence" if sequential else "CI"
         level = f"{1 - alpha:.0%}"
 
-        def describe(c: _Comparison) -> str:
+        def evidence(c: _Comparison) -> str:
             low, high = interval(c)
             span = f"{_fmt(low, '-inf')}..{_fmt(high, '+inf')}"
             label = "always-valid p" if sequential else f"p ({c.test})"
-            return (f"{c.arm.name} vs control {_signed(c.lift)} ({level} {what} {span}), "
+            return (f"{_signed(c.lift)} ({level} {what} {span}), "
                     f"{method}-adjusted {label}={_p(c.p_adjusted)}")
+
+        def describe(c: _Comparison) -> str:
+            return f"{c.arm.name} {evidence(c)}"
 
         def significant(c: _Comparison) -> bool:
             return c.p_adjusted is not None and c.p_adjusted <= alpha
@@ -456,7 +476,7 @@ class ExperimentStats:
         if winners:
             best = max(winners, key=_lift)
             return "winner", best.arm.variation_id, (
-                f"{best.arm.name} beats the control: {describe(best)}")
+                f"{best.arm.name} beats the control by {evidence(best)}")
         worse = all(significant(c) and _lift(c) < 0 for c in comps)
         if worse:
             return "control-best", control.variation_id, (
@@ -467,9 +487,16 @@ class ExperimentStats:
                 return "control-best", control.variation_id, (
                     f"futility: no variation can beat the control by {min_effect:g} "
                     f"(every upper bound is below it): " + "; ".join(map(describe, comps)))
+        small = [c for c in comps if significant(c) and 0 < _lift(c) < min_effect]
+        summary = "; ".join(map(describe, comps))
+        if small:
+            summary = (f"{', '.join(c.arm.name for c in small)} beat the control, but by less "
+                       f"than the minimum effect {min_effect:g} that matters: {summary}")
         if not final:
-            return "running", None, "no decision yet: " + "; ".join(map(describe, comps))
-        return "inconclusive", None, "no significant difference: " + "; ".join(map(describe, comps))
+            return "running", None, "no decision yet: " + summary
+        if small:
+            return "inconclusive", None, summary
+        return "inconclusive", None, "no significant difference: " + summary
 
     def _additional_samples(self, control: _Arm | None, comps: list[_Comparison]) -> int | None:
         """Extra pairs (or trials per variation) for the configured power, fixed horizon.
