@@ -3,15 +3,22 @@ is made once; later identical calls are answered from here, marked cached and fr
 
 Calls meant to sample (temperature > 0, no seed) are never cached, so repetitions still
 measure the model's variance. Identical calls already in flight are joined, not repeated.
+
+With a `path`, entries also go to a SQLite file, so a rerun in a new process (`promptopt run`
+twice) is answered from it. The key holds the model id and options but not a simulator's
+address (a new port each run): point different simulator configs at different files.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from schemas.experiment import ModelSpec
@@ -39,10 +46,29 @@ def cache_key(model: ModelSpec, messages: list[dict[str, Any]]) -> str:
 class ResponseCache:
     """In-memory LRU of successful results, with single-flight for concurrent identical calls."""
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        max_entries: int = 100_000,
+        path: str | Path | None = None,
+        value_type: type | None = None,
+    ) -> None:
+        """`path` and `value_type` (a dataclass, how stored JSON is read back) go together."""
         self._entries: OrderedDict[str, Any] = OrderedDict()
         self._in_flight: dict[str, asyncio.Future[Any]] = {}
         self._max = max_entries
+        self._value_type = value_type
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            if value_type is None:
+                raise ValueError("a persistent cache needs the value_type to read entries back")
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path)
+            # A cache may lose its last writes on a crash; it must not slow every call down.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS llm_cache (key TEXT PRIMARY KEY, value TEXT)"
+            )
         self.hits = 0
         self.misses = 0
 
@@ -53,9 +79,28 @@ class ResponseCache:
         value = self._entries.get(key)
         if value is not None:
             self._entries.move_to_end(key)
+        elif self._db is not None and self._value_type is not None:
+            row = self._db.execute("SELECT value FROM llm_cache WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                value = self._value_type(**json.loads(row[0]))
+                self._remember(key, value)
         return value
 
     def put(self, key: str, value: Any) -> None:
+        self._remember(key, value)
+        if self._db is not None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO llm_cache (key, value) VALUES (?, ?)",
+                (key, json.dumps(dataclasses.asdict(value))),
+            )
+            self._db.commit()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _remember(self, key: str, value: Any) -> None:
         self._entries[key] = value
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:

@@ -173,6 +173,9 @@ def register_prices(model: ModelSpec, litellm_model: str) -> None:
         "output_cost_per_token": prices[1],
         "litellm_provider": litellm_model.split("/", 1)[0],
         "mode": "chat",
+        # Stated, or litellm warns at registration that it defaults them to 0.
+        "cache_creation_input_token_cost": 0.0,
+        "cache_read_input_token_cost": 0.0,
     }
     if litellm.model_cost.get(litellm_model) != entry:
         litellm.register_model({litellm_model: entry})

@@ -28,10 +28,16 @@ async def open_services(settings: Any = None) -> TrialsServices:
 
         settings = get_settings()
     from agents.trials.cache import ResponseCache
-    from agents.trials.llm import LLMClient
+    from agents.trials.llm import LLMClient, LLMResult
 
-    return TrialsServices(llm=LLMClient(settings, cache=ResponseCache()))
+    # Opt-in (a Settings field `llm_cache_path`, PROMPTOPT_LLM_CACHE_PATH): a file shared by
+    # reruns; without it the cache lives as long as the process.
+    path = getattr(settings, "llm_cache_path", None)
+    cache = ResponseCache(path=path, value_type=LLMResult) if path else ResponseCache()
+    return TrialsServices(llm=LLMClient(settings, cache=cache))
 
 
 async def close_services(services: TrialsServices) -> None:
     await services.llm.aclose()
+    if services.llm.cache is not None:
+        services.llm.cache.close()

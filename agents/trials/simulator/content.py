@@ -100,7 +100,10 @@ NEGATIVE_WORDS = frozenset(
 )
 LABELS = ("positive", "negative", "neutral")
 
-_SENTIMENT_TASK = re.compile(r"sentiment|positive|negative|classif", re.I)
+# A prompt about a review or an opinion is read as sentiment, as a real model would.
+_SENTIMENT_TASK = re.compile(
+    r"sentiment|positive|negative|classif|\breviews?\b|opinion|feel about|\btone\b", re.I
+)
 _ARITHMETIC = re.compile(r"(-?\d+(?:\.\d+)?)\s*([-+*/x×÷])\s*(-?\d+(?:\.\d+)?)")
 _BARE_FORMAT = re.compile(
     r"one word|single word|only the (label|answer|number|word)|just the (label|answer|number)"

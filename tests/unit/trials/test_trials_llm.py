@@ -126,3 +126,20 @@ async def test_per_model_concurrency_limit_holds(make_sim, settings_for):
     spans = [(c.received_at, c.answered_at) for c in sim.simulator.calls]
     most = max(sum(s <= t < e for s, e in spans) for t, _ in spans)
     assert most <= 2
+
+
+async def test_a_persistent_cache_answers_a_rerun_in_a_new_client(make_sim, settings_for, tmp_path):
+    from agents.trials.llm import LLMResult
+
+    path = tmp_path / "cache" / "llm.sqlite"
+    spec = ModelSpec(id="sim/m", temperature=0)
+    async with make_sim() as sim:
+        first_cache = ResponseCache(path=path, value_type=LLMResult)
+        first = await LLMClient(settings_for(sim), cache=first_cache).complete(spec, ask(3))
+        first_cache.close()
+        rerun_cache = ResponseCache(path=path, value_type=LLMResult)  # as a new process would
+        again = await LLMClient(settings_for(sim), cache=rerun_cache).complete(spec, ask(3))
+        rerun_cache.close()
+    assert sim.simulator.requests == 1
+    assert again.cached and again.text == first.text and again.cost_usd == 0
+    assert again.prompt_tokens == first.prompt_tokens
