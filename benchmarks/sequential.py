@@ -12,6 +12,8 @@ numpy, running the same functions the scorer runs, from agents.scorer.stats.sequ
   experiments whose confidence sequence contains the true difference at every look.
 - Power: a true paired effect d = 0.3; mean number of pairs at which the sequential test
   stops for a winner, over the fixed-horizon n for 80 % power (R's power.t.test, paired).
+- The engine end to end: A/A experiments folded trial by trial into ExperimentStats (the
+  scorer's object, with its paired/two-sample switch), the running always-valid p at the end.
 
 The last line is one JSON object with the figures.
 """
@@ -73,6 +75,8 @@ def run(quick: bool = False, experiments: int | None = None, seed: int = 2024060
         done += size
         if progress is not None:
             print(f"sequential: {done}/{n_experiments} experiments", file=progress)
+    engine_runs = 200 if quick else 1_000
+    engine_fpr = _engine_fpr(rng, engine_runs, 200)
     fixed_n = t_test_sample_size(EFFECT_D, ALPHA, 0.8, paired=True)
     mean_stop = totals["stop_n"] / n_experiments
     return {
@@ -85,6 +89,8 @@ def run(quick: bool = False, experiments: int | None = None, seed: int = 2024060
         "fpr_always_valid_binary": totals["av_binary"] / n_experiments,
         "fpr_naive_paired": totals["naive_paired"] / n_experiments,
         "fpr_naive_binary": totals["naive_binary"] / n_experiments,
+        "fpr_engine_paired": engine_fpr,
+        "engine_experiments": engine_runs,
         "coverage": min(totals["cover_paired"], totals["cover_binary"]) / n_experiments,
         "coverage_paired_effect": totals["cover_paired"] / n_experiments,
         "coverage_binary": totals["cover_binary"] / n_experiments,
@@ -165,6 +171,25 @@ def _paired_effect(d: np.ndarray) -> tuple[int, float, int]:
         half = np.sqrt(c) * se
         miss = valid & (se > 0) & np.isfinite(c) & (np.abs(mean - EFFECT_D) > half)
     return int((~miss.any(axis=1)).sum()), float(stop_n.sum()), int(stopped.sum())
+
+
+def _engine_fpr(rng: np.random.Generator, runs: int, pairs: int) -> float:
+    """Share of A/A experiments whose always-valid p fell to alpha, through ExperimentStats."""
+    from agents.scorer.stats import ExperimentStats, Observation
+    from schemas.experiment import AnalysisConfig
+
+    rejected = 0
+    for run_no in range(runs):
+        st = ExperimentStats.new(AnalysisConfig(alpha=ALPHA))
+        difficulty = rng.uniform(0.2, 0.8, pairs)
+        noise = rng.normal(0.0, 0.15, (2, pairs))
+        for i in range(pairs):
+            for arm, vid in enumerate(("control", "variant")):
+                st.fold(Observation(f"{run_no}-{vid}-{i}", vid, vid, arm == 0, (), f"case{i}|m|0",
+                                    "m", float(difficulty[i] + noise[arm, i])))
+        variant = st.analyze(final=False).variations[1]
+        rejected += variant.p_always_valid is not None and variant.p_always_valid <= ALPHA
+    return rejected / runs
 
 
 def main() -> None:
