@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.optimizer.analysis import analyze_prompt
 from agents.optimizer.novelty import drop_near_duplicates
 from agents.optimizer.selection import Pick, candidate_patterns, seeded_rng, thompson_picks
 from agents.patterns.library import (
@@ -24,7 +25,10 @@ from agents.patterns.library import (
 from schemas.experiment import ExperimentSpec, Variation
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
-MAX_LABELS = 8  # more distinct expected answers than this is not a label set
+MAX_LABELS = 8
+# Added to the posterior draw of a pattern that fixes a detected issue: enough to put fixes
+# in most rounds, not enough to beat a pattern with a strong measured record.
+FIX_BONUS = 0.35  # more distinct expected answers than this is not a label set
 
 
 def variables(text: str | None) -> set[str]:
@@ -186,7 +190,7 @@ def choose_picks(
     # Twice as many picks as needed: some rewrites do not apply or turn out near-duplicates.
     return thompson_picks(
         candidates, shared, domain=spec.domain, models=model_ids, rng=rng, n=2 * n,
-        bonus={pid: 0.25 for pid in fixes}, tried=tried,
+        bonus={pid: FIX_BONUS for pid in fixes}, tried=tried,
     )
 
 
@@ -237,6 +241,8 @@ def generate_round(
     near-duplicate removal. extra_candidates (e.g. from the meta-optimizer) come first."""
     base = base or Base(spec.prompt, spec.system)
     n = spec.n_variations if n is None else n
+    if fixes is None:  # favour patterns that fix what the analysis finds in the base prompt
+        fixes = analyze_prompt(base.prompt, base.system, tokens=False).fixes()
     picks = choose_picks(spec, base, shared, experiment_id=experiment_id, round_=round_,
                          n=n, fixes=fixes, tried=tried) if n else []
     values = template_values(spec)

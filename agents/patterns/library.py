@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from agents.optimizer.analysis.prefilter import Cue
 from agents.patterns.learning import pooled_posterior, posteriors
 from agents.patterns.rewrites import TRANSFORMS
 
@@ -65,6 +66,8 @@ class Pattern:
         return not self.models or any(m in model_id.lower() for m in self.models)
 
     def present_in(self, text: str) -> bool:
+        """Whether `text` already uses this pattern. Pass lowercased text: detectors are
+        lowercase and compiled without re.IGNORECASE, which is several times faster."""
         return bool(self.detect) and _detector(self.detect).search(text) is not None
 
     def to_json(self) -> dict[str, Any]:
@@ -80,8 +83,8 @@ class Pattern:
 
 
 @cache
-def _detector(regex: str) -> re.Pattern[str]:
-    return re.compile(regex, re.I | re.M)
+def _detector(regex: str) -> Cue:
+    return Cue(regex, re.M)
 
 
 @cache
@@ -113,10 +116,11 @@ def get_pattern(pattern_id: str) -> Pattern:
 
 def identify_patterns(prompt: str, system: str | None = None) -> list[str]:
     """Ids of the library patterns a prompt (and its system message) already uses."""
-    full = f"{system}\n{prompt}" if system else prompt
+    full = (f"{system}\n{prompt}" if system else prompt).lower()
+    system_only = (system or "").lower()
     return [
         p.id for p in load_library()
-        if p.present_in((system or "") if p.target == "system" else full)
+        if p.present_in(system_only if p.target == "system" else full)
     ]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from agents.optimizer.analysis import cues
 from agents.optimizer.analysis.segments import Segments
 
-_ROLE = re.compile(r"^\s*(you are|act as|you're|imagine you are)\b", re.I)
+_ROLE = re.compile(r"^\s*(you are|act as|you're|imagine you are)\b")
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,14 @@ def components(seg: Segments) -> Components:
     parts: dict[str, list[str]] = {k: [] for k in
                                    ("role", "output_format", "constraints", "instruction",
                                     "context")}
-    for s in seg.sentences:
-        if _ROLE.match(s):
+    for s, low in zip(seg.sentences, seg.lower_sentences, strict=True):
+        if _ROLE.match(low):
             parts["role"].append(s)
-        elif cues.FORMAT.search(s) and not s.rstrip().endswith("?"):
+        elif cues.FORMAT.search(low) and not s.rstrip().endswith("?"):
             parts["output_format"].append(s)
-        elif cues.CONSTRAINT.search(s) and not cues.IMPERATIVE.match(s):
+        elif cues.CONSTRAINT.search(low) and not cues.IMPERATIVE.match(low):
             parts["constraints"].append(s)
-        elif cues.IMPERATIVE.match(s) or cues.REQUEST.search(s):
+        elif cues.IMPERATIVE.match(low) or cues.REQUEST.search(low):
             parts["instruction"].append(s)
         else:
             parts["context"].append(s)

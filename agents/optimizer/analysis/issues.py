@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents.optimizer.analysis import cues
+from agents.optimizer.analysis.prefilter import Cue
 from agents.optimizer.analysis.segments import FENCED_BLOCK, VARIABLE, Segments
 
 MAX_WORDS = 600
@@ -36,17 +37,17 @@ def _instruction_words(seg: Segments) -> int:
     return sum(len(s.split()) for s in seg.sentences)
 
 
-def _unnegated(pattern: re.Pattern[str], text: str) -> list[str]:
-    """Matches not preceded by a negation ("rather than a formal manual")."""
-    found = []
-    for m in pattern.finditer(text):
+def _first_unnegated(cue: Cue, text: str) -> str | None:
+    """The first match not preceded by a negation ("rather than a formal manual")."""
+    for m in cue.finditer(text):
         if not cues.NEGATION_BEFORE.search(text[max(0, m.start() - 40):m.start()]):
-            found.append(m.group(0))
-    return found
+            return m.group(0)
+    return None
 
 
 def missing_instruction(seg: Segments) -> Issue | None:
-    if any(cues.IMPERATIVE.match(s) for s in seg.sentences) or cues.REQUEST.search(seg.bare):
+    if any(cues.IMPERATIVE.match(s) for s in seg.lower_sentences) or cues.REQUEST.search(
+            seg.lower_bare):
         return None
     return Issue(
         "missing-instruction", "high",
@@ -59,7 +60,7 @@ def missing_instruction(seg: Segments) -> Issue | None:
 
 
 def vague_wording(seg: Segments) -> Issue | None:
-    body = " ".join(seg.sentences)
+    body = seg.lower_body
     strong = [m.group(0) for m in cues.VAGUE_STRONG.finditer(body)]
     weak = [m.group(0) for m in cues.VAGUE_WEAK.finditer(body)]
     n = max(1, _instruction_words(seg))
@@ -84,8 +85,9 @@ def vague_wording(seg: Segments) -> Issue | None:
 
 
 def no_output_format(seg: Segments) -> Issue | None:
-    text = VARIABLE.sub(" ", seg.text)
-    if cues.FORMAT.search(text) or seg.example_lines or cues.IMPLICIT_FORMAT.search(seg.bare):
+    text = VARIABLE.sub(" ", seg.lower_text)
+    if (cues.FORMAT.search(text) or seg.example_lines
+            or cues.IMPLICIT_FORMAT.search(seg.lower_bare)):
         return None
     return Issue(
         "no-output-format", "medium",
@@ -98,9 +100,9 @@ def no_output_format(seg: Segments) -> Issue | None:
 
 
 def no_audience(seg: Segments) -> Issue | None:
-    if not cues.PROSE_TASK.search(seg.bare) or cues.CODE_TASK.search(seg.bare):
+    if not cues.PROSE_TASK.search(seg.lower_bare) or cues.CODE_TASK.search(seg.lower_bare):
         return None
-    if cues.AUDIENCE.search(seg.text):
+    if cues.AUDIENCE.search(seg.lower_text):
         return None
     return Issue(
         "no-audience", "low",
@@ -135,7 +137,7 @@ def unfenced_input(seg: Segments) -> Issue | None:
     fenced = [(m.start(), m.end()) for m in FENCED_BLOCK.finditer(text)]
     loose = []
     for m in VARIABLE.finditer(text):
-        if not cues.TEXT_VARIABLE.search(m.group(1)):
+        if not cues.TEXT_VARIABLE.search(m.group(1).lower()):
             continue  # short values ({{name}}, {{date}}) read fine inline
         if any(a <= m.start() and m.end() <= b for a, b in fenced):
             continue
@@ -180,11 +182,11 @@ def _pasted_text(seg: Segments) -> bool:
 
 
 def missing_examples(seg: Segments) -> Issue | None:
-    body = " ".join(seg.sentences)
+    body = seg.lower_body
     kind = ("classification" if cues.CLASSIFY.search(body)
             else "extraction" if cues.EXTRACT.search(body)
             else "conversion" if cues.CONVERT.search(body) else None)
-    if kind is None or seg.example_lines or cues.EXAMPLES.search(seg.text):
+    if kind is None or seg.example_lines or cues.EXAMPLES.search(seg.lower_text):
         return None
     return Issue(
         "missing-examples", "medium",
@@ -198,18 +200,16 @@ def missing_examples(seg: Segments) -> Issue | None:
 
 
 def contradictory_constraints(seg: Segments) -> Issue | None:
-    text = VARIABLE.sub(" ", seg.text)
-    clashes: list[str] = []
-    for a, b, what in (
-        (cues.BRIEF, cues.DEEP, "brief vs detailed"),
-        (cues.FORMAL, cues.CASUAL, "formal vs casual"),
-        (cues.SIMPLE, cues.JARGON, "plain words vs technical jargon"),
-        (cues.ONLY_OUTPUT, cues.EXPLAIN_TOO, "only the output vs an explanation too"),
-        (cues.BULLETS_YES, cues.BULLETS_NO, "bullets vs no bullets"),
-    ):
-        left, right = _unnegated(a, text), _unnegated(b, text)
-        if left and right:
-            clashes.append(f"{what}: '{left[0]}' / '{right[0]}'")
+    text = VARIABLE.sub(" ", seg.lower_text)
+    clashes = []
+    for a, b, what in cues.CLASHES:
+        left, right = cues.CLASH_SIDES[a], cues.CLASH_SIDES[b]
+        if not (left.may_match(text) and right.may_match(text)):
+            continue
+        first = _first_unnegated(left, text)
+        second = _first_unnegated(right, text) if first else None
+        if first and second:
+            clashes.append(f"{what}: '{first}' / '{second}'")
     most = [int(x) for x in cues.WORDS_AT_MOST.findall(text)]
     least = [int(x) for x in cues.WORDS_AT_LEAST.findall(text)]
     if most and least and min(most) < max(least):

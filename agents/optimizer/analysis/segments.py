@@ -29,6 +29,11 @@ class Segments:
     numbered_lines: tuple[str, ...]
     words: tuple[str, ...]  # words of the whole text
     variables: tuple[str, ...]
+    # Lowercased copies, for the cue patterns (which are lowercase, without re.IGNORECASE).
+    lower_text: str = ""
+    lower_bare: str = ""
+    lower_body: str = ""  # the sentences joined: instructions without examples
+    lower_sentences: tuple[str, ...] = ()
 
 
 def split(prompt: str, system: str | None = None) -> Segments:
@@ -54,27 +59,28 @@ def split(prompt: str, system: str | None = None) -> Segments:
         if _NUMBERED.match(stripped):
             numbered.append(stripped)
         sentences.extend(s.strip() for s in _SENTENCE_END.split(stripped) if s.strip())
+    lower_sentences = tuple(s.lower() for s in sentences)
     return Segments(
         text=text, prompt=prompt, system=system, bare=bare, sentences=tuple(sentences),
         example_lines=tuple(examples), numbered_lines=tuple(numbered),
         words=tuple(_WORD.findall(text)), variables=tuple(dict.fromkeys(VARIABLE.findall(text))),
+        lower_text=text.lower(), lower_bare=bare.lower(), lower_body=" ".join(lower_sentences),
+        lower_sentences=lower_sentences,
     )
 
 
-def syllables(word: str) -> int:
-    """Vowel groups, minus a silent final e: the usual English estimate."""
-    w = word.lower()
-    count = len(re.findall(r"[aeiouy]+", w))
-    if w.endswith("e") and not w.endswith(("le", "ee")) and count > 1:
-        count -= 1
-    return max(1, count)
+_VOWEL_GROUP = re.compile(r"[aeiouy]+")
+_SILENT_E = re.compile(r"[^aeiouy\s]e\b")  # "make", not "the" (counted back below)
+_LETTER_WORD = re.compile(r"[a-z][a-z'-]*")
 
 
-def reading_ease(sentences: tuple[str, ...]) -> float:
-    """Flesch reading ease (higher is easier; 60-70 is plain English)."""
-    words = [w for s in sentences for w in _WORD.findall(s) if w[0].isalpha()]
-    if not words or not sentences:
+def reading_ease(lower_sentences: tuple[str, ...]) -> float:
+    """Flesch reading ease (higher is easier; 60-70 is plain English), with syllables
+    estimated as vowel groups minus silent final e's, counted over the whole text at once."""
+    text = " ".join(lower_sentences)
+    words = _LETTER_WORD.findall(text)
+    if not words or not lower_sentences:
         return 100.0
-    per_sentence = len(words) / len(sentences)
-    per_word = sum(syllables(w) for w in words) / len(words)
-    return 206.835 - 1.015 * per_sentence - 84.6 * per_word
+    syllables = len(_VOWEL_GROUP.findall(text)) - len(_SILENT_E.findall(text))
+    syllables = max(len(words), syllables)  # every word has at least one
+    return 206.835 - 1.015 * len(words) / len(lower_sentences) - 84.6 * syllables / len(words)

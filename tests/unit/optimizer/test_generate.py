@@ -17,6 +17,16 @@ STEPS = {s.name: s for s in AGENT.steps}
 GENERATE = STEPS["optimizer.generate"]
 NEXT_ROUND = STEPS["optimizer.next_round"]
 PROMPT = "Tell me what you think of this {{product}} review: {{review}}"
+# No issue for the analysis to fix, so pattern choice is Thompson sampling alone.
+CLEAN_PROMPT = """Classify the sentiment of the {{product}} review in <review> tags as positive or negative.
+
+Examples:
+"Works perfectly" -> positive
+"Broke in a day" -> negative
+
+<review>{{review}}</review>
+
+Respond with only the label, nothing else."""
 
 
 def _spec(**overrides) -> ExperimentSpec:
@@ -76,22 +86,34 @@ async def test_redelivered_event_re_emits_the_first_round_even_if_stats_moved():
 
 async def test_thompson_sampling_prefers_patterns_with_strong_posteriors():
     strong = {stats_key(p, "classification", "sim/small"): {"alpha": 60.0, "beta": 2.0}
-              for p in ("role", "delimiters")}
+              for p in ("role", "self-check")}
     weak = {stats_key(p, "classification", "sim/small"): {"alpha": 1.0, "beta": 30.0}
-            for p in ("chain-of-thought", "few-shot", "output-format", "constraints")}
+            for p in ("chain-of-thought", "constraints", "context-first", "audience")}
     used, used_flat = Counter(), Counter()
     for i in range(10):
-        out = await _round1(f"exp-{i}", shared={**strong, **weak}, n_variations=2)
+        out = await _round1(f"exp-{i}", shared={**strong, **weak}, n_variations=2,
+                            prompt=CLEAN_PROMPT)
         for v in out.variations[1:]:
             used.update(v.patterns)
-        flat = await _round1(f"exp-{i}", n_variations=2)
+        flat = await _round1(f"exp-{i}", n_variations=2, prompt=CLEAN_PROMPT)
         for v in flat.variations[1:]:
             used_flat.update(v.patterns)
     # 20 variations; the pair itself can be used once per round, so each strong pattern
     # is expected in well over half of them, an unmeasured one in about 1 in 10
-    assert used["role"] >= 12 and used["delimiters"] >= 12
-    assert sum(used[p] for p in ("chain-of-thought", "few-shot", "output-format")) <= 2
+    assert used["role"] >= 12 and used["self-check"] >= 12
+    assert sum(used[p] for p in ("chain-of-thought", "constraints", "context-first")) <= 2
     assert used_flat["role"] < used["role"]
+
+
+async def test_detected_issues_steer_the_patterns_towards_their_fixes():
+    fixes_used = Counter()
+    for i in range(6):
+        out = await _round1(f"exp-{i}", n_variations=3)
+        for v in out.variations[1:]:
+            fixes_used.update(set(v.patterns) & {"delimiters", "output-format"})
+            if "delimiters" in v.patterns:
+                assert "fixes 'unfenced-input'" in v.rationale
+    assert fixes_used["delimiters"] >= 6 and fixes_used["output-format"] >= 6
 
 
 async def test_equality_checked_answers_never_get_json_or_list_formats():
