@@ -13,6 +13,14 @@ counted on either side.
 
 Ends with one line of JSON: trials_per_s, ceiling_per_s, ratio_to_ceiling,
 cpu_ratio_to_bare_litellm, and the figures behind them.
+
+    python -m benchmarks.fanout --broker [--quick]
+
+Figure 1 again, through two trials workers (Faust, only the trials agent, C / 2 concurrency
+each) on the real Kafka broker at settings.kafka_bootstrap: the benchmark publishes a round
+on variation-generated and times the trial-completed events coming back. The workers use a
+fresh consumer group whose offsets are first set to the end of every topic, so earlier
+history on the broker is not replayed.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -205,12 +214,162 @@ async def overhead(quick: bool) -> dict:
     }
 
 
+def trials_worker() -> None:
+    """A Faust worker running only the trials agent (configured by PROMPTOPT_* variables)."""
+    from faust.worker import Worker
+
+    from agents.runtime.faust_app import build_app
+    from agents.trials import AGENT
+    from promptopt.settings import get_settings
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app = build_app([AGENT], get_settings())
+    Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+
+
+async def start_group_at_end(bootstrap: str, group: str) -> None:
+    """Commit `group`'s offsets at the end of every topic, so its workers skip history."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from topics.catalogue import TOPICS
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:  # a producer fetches a topic's partitions on request; a consumer only when assigned
+        parts = [
+            TopicPartition(t.name, p) for t in TOPICS for p in await producer.partitions_for(t.name)
+        ]
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        await consumer.commit({tp: await consumer.position(tp) for tp in parts})
+    finally:
+        await consumer.stop()
+
+
+async def broker_throughput(quick: bool) -> dict:
+    import uuid
+
+    from aiokafka import AIOKafkaConsumer
+
+    from promptopt.settings import get_settings
+    from topics.admin import create_topics
+    from topics.catalogue import TRIAL_COMPLETED, VARIATION_GENERATED
+    from topics.client import PromptOptClient
+    from topics.codec import decode
+
+    latency_s, concurrency, workers = 1.0, 200, 2
+    n = 600 if quick else 2000
+    bootstrap = get_settings().kafka_bootstrap
+    await create_topics(bootstrap)
+    group = f"promptopt-bench-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(bootstrap, group)
+    with simulator_process(latency_s * 1000) as base_url, tempfile.TemporaryDirectory() as tmp:
+        procs = []
+        for i in range(workers):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                web_port = probe.getsockname()[1]
+            env = {
+                **os.environ,
+                "PROMPTOPT_FAUST_APP_ID": group,
+                "PROMPTOPT_FAUST_WEB_PORT": str(web_port),
+                "PROMPTOPT_FAUST_DATA_DIR": f"{tmp}/w{i}",
+                "PROMPTOPT_SIM_BASE_URL": base_url,
+                "PROMPTOPT_LLM_CONCURRENCY": str(concurrency // workers),
+                "PROMPTOPT_LLM_TIMEOUT_S": "60",
+            }
+            log = open(f"{tmp}/w{i}.log", "wb")  # noqa: SIM115 - closed with the folder
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "benchmarks.fanout", "--trials-worker"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        done: dict[str, list[float]] = {}
+        consumer = AIOKafkaConsumer(TRIAL_COMPLETED.name, bootstrap_servers=bootstrap)
+        await consumer.start()
+        try:
+            await consumer.seek_to_end()
+
+            async def run_round(tag: str, trials: int, timeout: float) -> tuple[float, float]:
+                event = round_event(f"{group}-{tag}", trials)
+                times = done.setdefault(event.experiment_id, [])
+                async with PromptOptClient(bootstrap) as client:
+                    started = time.perf_counter()
+                    await client.publish(VARIATION_GENERATED, event)
+                deadline = started + timeout
+                while len(times) < trials and time.perf_counter() < deadline:
+                    batch = await consumer.getmany(timeout_ms=500)
+                    for records in batch.values():
+                        for record in records:
+                            completed = decode(TRIAL_COMPLETED, record.value)
+                            done.setdefault(completed.experiment_id, []).append(time.perf_counter())
+                if len(times) < trials:
+                    raise RuntimeError(f"{tag}: {len(times)} of {trials} trials after {timeout}s")
+                return started, max(times)
+
+            # Warm-up: the workers join the group, open services, warm litellm.
+            await run_round("warm", 2 * concurrency, timeout=180)
+            started, last = await run_round("measured", n, timeout=600)
+        finally:
+            await consumer.stop()
+            for proc in procs:
+                os.killpg(proc.pid, signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:  # Faust can hang at "Fetcher: Stopping..."
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+    ceiling = concurrency / latency_s
+    rate = n / (last - started)
+    return {
+        "trials": n,
+        "workers": workers,
+        "latency_ms": latency_s * 1000,
+        "concurrency": concurrency,
+        "trials_per_s": round(rate, 1),
+        "ceiling_per_s": ceiling,
+        "ratio_to_ceiling": round(rate / ceiling, 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument("--broker", action="store_true", help="two trials workers on Kafka")
+    parser.add_argument("--trials-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.trials_worker:
+        trials_worker()
+        return
     logging.disable(logging.WARNING)
     os.environ.setdefault("PROMPTOPT_LLM_MAX_RETRIES", "3")
+    if args.broker:
+        figures = asyncio.run(broker_throughput(args.quick))
+        print(f"broker: {figures}", file=sys.stderr)
+        print(
+            json.dumps(
+                {
+                    "benchmark": "fanout",
+                    "mode": "broker",
+                    "quick": args.quick,
+                    "seed": SEED,
+                    **{k: v for k, v in figures.items()},
+                }
+            )
+        )
+        return
 
     first = asyncio.run(throughput(args.quick))
     print(f"throughput: {first}", file=sys.stderr)
