@@ -1,0 +1,101 @@
+"""The FastAPI app: REST under /api/v1, SSE streams, the dashboard, /health /ready /metrics.
+
+    app = create_app(ApiSettings(), core=get_settings())
+
+Servers are reached through two small interfaces (api.store.Store for PostgreSQL, api.bus.Bus
+for Kafka); both connect lazily, so the app starts while a server is away and answers 503
+for what needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.auth import Authenticator
+from api.bus import Bus, BusUnavailable, KafkaBus
+from api.envelope import ApiError, error_response, install_error_handlers
+from api.postgres_store import PostgresStore
+from api.ratelimit import RateLimiter
+from api.readiness import Check, MongoPing
+from api.request_metrics import RequestMetrics
+from api.routes import API_PREFIX, ab_tests, analysis, dashboard, health, optimize, patterns, stream
+from api.routes.dashboard import STATIC
+from api.settings import ApiSettings
+from api.store import Store, StoreUnavailable
+from promptopt.settings import Settings, get_settings
+
+log = logging.getLogger("promptopt.api")
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    core: Settings | None = None,
+    store: Store | None = None,
+    bus: Bus | None = None,
+    checks: Mapping[str, Check] | None = None,
+    limiter: RateLimiter | None = None,
+) -> FastAPI:
+    """The API app. `store`, `bus` and `checks` default to PostgreSQL, Kafka and the three
+    servers' readiness checks from `core` settings; tests may pass their own."""
+    settings = settings or ApiSettings()
+    core = core or get_settings()
+    store = store if store is not None else PostgresStore(core.postgres_dsn)
+    bus = bus if bus is not None else KafkaBus(core.kafka_bootstrap)
+    mongo = MongoPing(core.mongo_uri, settings.check_timeout_s) if checks is None else None
+    if checks is None:
+        assert mongo is not None
+        checks = {"kafka": bus.check, "postgres": store.ping, "mongo": mongo}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        await bus.start()
+        try:
+            yield
+        finally:
+            await bus.stop()
+            await store.close()
+            if mongo is not None:
+                await mongo.close()
+
+    app = FastAPI(title="promptopt", version="0.1.0", lifespan=lifespan,
+                  docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json",
+                  redoc_url=None)
+    app.state.settings = settings
+    app.state.core = core
+    app.state.store = store
+    app.state.bus = bus
+    app.state.checks = dict(checks)
+    app.state.auth = Authenticator(store, settings)
+    app.state.limiter = limiter or RateLimiter()
+    app.state.started = time.monotonic()
+
+    install_error_handlers(app)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(request: Request, err: StoreUnavailable) -> JSONResponse:
+        log.warning("store unavailable: %s", err)
+        return error_response(ApiError(503, "the database is unavailable; try again shortly",
+                                       details={"postgres": str(err)},
+                                       headers={"Retry-After": "5"}))
+
+    @app.exception_handler(BusUnavailable)
+    async def _bus_down(request: Request, err: BusUnavailable) -> JSONResponse:
+        log.warning("bus unavailable: %s", err)
+        return error_response(ApiError(503, "Kafka is unavailable; nothing was published",
+                                       details={"kafka": str(err)},
+                                       headers={"Retry-After": "5"}))
+
+    for module in (optimize, ab_tests, analysis, patterns, stream, health, dashboard):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RequestMetrics)
+    return app

@@ -1,0 +1,166 @@
+"""The API's side of Kafka: publish commands and prompts, check the broker, follow analyses.
+
+One producer (topics.client.PromptOptClient) and one admin client live as long as the app;
+each stream viewer gets its own consumer. Both start lazily, so the API starts while Kafka
+is away and says so per request (503) and in /ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from schemas.events import AnalysisReady, Event
+from topics.catalogue import ANALYSIS_READY, TOPICS, Topic
+from topics.client import PromptOptClient
+from topics.codec import DecodeError, decode
+
+
+class BusUnavailable(Exception):
+    """Kafka cannot be reached; the API answers 503."""
+
+
+class AnalysisFeed(Protocol):
+    def __aiter__(self) -> AsyncIterator[AnalysisReady]: ...
+
+    async def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, topic: Topic, event: Event) -> None:
+        """Publish and wait for the broker's ack; raise BusUnavailable if it does not come."""
+
+    async def check(self) -> None:
+        """Raise BusUnavailable unless the broker answers a metadata request and every
+        catalogued topic exists."""
+
+    async def follow(self, experiment_id: str | None) -> AnalysisFeed:
+        """A started feed of analysis-ready for one experiment (None: all of them)."""
+
+
+class KafkaBus:
+    def __init__(self, bootstrap: str, *, timeout_s: float = 10.0) -> None:
+        self._bootstrap = bootstrap
+        self._timeout_s = timeout_s
+        self._client: PromptOptClient | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        with contextlib.suppress(BusUnavailable):
+            await self._producer()
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(None, None, None)
+            self._client = None
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
+
+    async def _producer(self) -> PromptOptClient:
+        async with self._lock:
+            if self._client is None:
+                client = PromptOptClient(self._bootstrap)
+                try:
+                    await asyncio.wait_for(client.__aenter__(), self._timeout_s)
+                except (KafkaError, OSError, TimeoutError) as err:
+                    with contextlib.suppress(Exception):
+                        await client.__aexit__(None, None, None)
+                    raise BusUnavailable(f"Kafka unreachable at {self._bootstrap}: {err!r}"
+                                         ) from err
+                self._client = client
+            return self._client
+
+    async def publish(self, topic: Topic, event: Event) -> None:
+        client = await self._producer()
+        try:
+            await asyncio.wait_for(client.publish(topic, event), self._timeout_s)
+        except (KafkaError, TimeoutError) as err:
+            raise BusUnavailable(f"Kafka did not accept the event: {err!r}") from err
+
+    async def check(self) -> None:
+        try:
+            async with self._lock:
+                if self._admin is None:
+                    admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap,
+                                                request_timeout_ms=int(self._timeout_s * 1000))
+                    await admin.start()
+                    self._admin = admin
+            existing = set(await self._admin.list_topics())
+        except (KafkaError, OSError, TimeoutError) as err:
+            raise BusUnavailable(f"Kafka metadata request failed: {err!r}") from err
+        missing = [t.name for t in TOPICS if t.name not in existing]
+        if missing:
+            raise BusUnavailable(f"topics missing: {', '.join(missing)} "
+                                 "(`promptopt topics create`)")
+
+    async def follow(self, experiment_id: str | None) -> KafkaFeed:
+        consumer = AIOKafkaConsumer(
+            ANALYSIS_READY.name, bootstrap_servers=self._bootstrap,
+            group_id=None,  # no group: every viewer reads every partition, nothing committed
+            auto_offset_reset="earliest", enable_auto_commit=False,
+        )
+        try:
+            await asyncio.wait_for(consumer.start(), self._timeout_s)
+        except (KafkaError, OSError, TimeoutError) as err:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            raise BusUnavailable(f"Kafka unreachable at {self._bootstrap}: {err!r}") from err
+        return KafkaFeed(consumer, experiment_id)
+
+
+class KafkaFeed:
+    """analysis-ready from the earliest offset: first the current state (the latest analysis
+    of every experiment round already on the topic, oldest first), then each new one live.
+
+    Collapsing the backlog is what compaction would do anyway; it spares a late viewer the
+    replay of every snapshot compaction has not removed yet.
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer, experiment_id: str | None) -> None:
+        self._consumer = consumer
+        self._key = experiment_id.encode() if experiment_id is not None else None
+
+    async def close(self) -> None:
+        await self._consumer.stop()
+
+    async def __aiter__(self) -> AsyncIterator[AnalysisReady]:
+        backlog: dict[tuple[str, int], AnalysisReady] | None = {}
+        ends: dict | None = None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
+            for records in batches.values():
+                for record in records:
+                    if self._key is not None and record.key != self._key:
+                        continue
+                    try:
+                        event = decode(ANALYSIS_READY, record.value)
+                    except DecodeError:
+                        continue  # dead-lettered by the agents that consume it
+                    if backlog is None:
+                        yield event
+                    else:
+                        backlog[(event.experiment_id, event.round)] = event
+            if backlog is None:
+                continue
+            parts = list(self._consumer.assignment())
+            if not parts:
+                continue  # partitions not assigned yet
+            if ends is None:
+                ends = await self._consumer.end_offsets(parts)
+            positions = {tp: await self._consumer.position(tp) for tp in parts}
+            if all(pos >= ends.get(tp, 0) for tp, pos in positions.items()):
+                for event in sorted(backlog.values(), key=lambda e: e.occurred_at):
+                    yield event
+                backlog = None

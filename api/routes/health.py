@@ -1,0 +1,37 @@
+"""GET /health (the process is up), /ready (its servers answer), /metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.auth import reader
+from api.envelope import ApiError, envelope
+from api.readiness import run_checks
+
+router = APIRouter(tags=["operations"], dependencies=[Depends(reader)])
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    return envelope({"status": "ok",
+                     "uptime_s": round(time.monotonic() - request.app.state.started, 1)})
+
+
+@router.get("/ready")
+async def ready(request: Request) -> JSONResponse:
+    checks = await run_checks(request.app.state.checks,
+                              request.app.state.settings.check_timeout_s)
+    down = sorted(name for name, outcome in checks.items() if not outcome["ok"])
+    if down:
+        raise ApiError(503, f"not ready: {', '.join(down)} down", code="not-ready",
+                       details=checks)
+    return envelope({"ready": True, "checks": checks})
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,86 @@
+"""The pattern library: search (ranked by relevance and measured success), apply, template.
+
+The library is imported on first use: its search index pulls in scikit-learn, which the
+rest of the API does not need at start-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import require_user
+from api.envelope import ApiError, envelope
+from api.spec_body import invalid
+from api.store import StoreUnavailable
+from api.routes import API_PREFIX
+
+router = APIRouter(prefix=f"{API_PREFIX}/patterns", tags=["patterns"],
+                   dependencies=[Depends(require_user)])
+
+PATTERN_ID = Path(..., min_length=1, max_length=100)
+
+
+class ApplyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pattern_id: str = Field(min_length=1, max_length=100)
+    prompt: str = Field(max_length=10_000)
+    system: str | None = Field(default=None, max_length=10_000)
+    values: dict[str, str] = Field(default_factory=dict, description="placeholder -> value")
+    domain: str = Field(default="general", max_length=100)
+
+
+@router.get("/search")
+async def search_patterns(
+    request: Request,
+    q: str = Query("", max_length=500, description="what the prompt should do better"),
+    domain: str | None = Query(None, max_length=100),
+    limit: int = Query(10, ge=1, le=100),
+) -> JSONResponse:
+    """Patterns ranked by text relevance times measured success (PostgreSQL's pattern
+    statistics). Without the database the ranking is by relevance alone, and meta says so."""
+    from agents.patterns.library import search
+
+    meta: dict[str, Any] = {"stats": "measured"}
+    try:
+        stats = await request.app.state.store.pattern_stats()
+    except StoreUnavailable:
+        stats, meta["stats"] = {}, "unavailable"
+    hits = await run_in_threadpool(search, q, domain=domain, stats=stats, limit=limit)
+    return envelope([h.to_json() for h in hits], count=len(hits), **meta)
+
+
+@router.post("/apply")
+async def apply(body: ApplyRequest) -> JSONResponse:
+    """Rewrite a prompt with one pattern."""
+    from agents.optimizer.analysis import InvalidPrompt, check_prompt
+    from agents.patterns.library import PatternNotApplicable, PatternNotFound, apply_pattern
+
+    try:
+        check_prompt(body.prompt)
+    except InvalidPrompt as err:
+        raise invalid("prompt", str(err)) from None
+    try:
+        applied = apply_pattern(body.pattern_id, body.prompt, system=body.system,
+                                values=body.values, domain=body.domain)
+    except PatternNotFound as err:
+        raise ApiError(404, str(err)) from None
+    except PatternNotApplicable as err:
+        raise ApiError(422, str(err), code="pattern-not-applicable") from None
+    return envelope({"pattern_id": body.pattern_id, "prompt": applied.prompt,
+                     "system": applied.system})
+
+
+@router.get("/{pattern_id}/template")
+async def template(pattern_id: str = PATTERN_ID) -> JSONResponse:
+    """A pattern's template, placeholders, defaults and an example."""
+    from agents.patterns.library import PatternNotFound, pattern_template
+
+    try:
+        return envelope(pattern_template(pattern_id))
+    except PatternNotFound as err:
+        raise ApiError(404, str(err)) from None
