@@ -271,7 +271,7 @@ async def broker_throughput(quick: bool) -> dict:
     group = f"promptopt-bench-{uuid.uuid4().hex[:8]}"
     await start_group_at_end(bootstrap, group)
     with simulator_process(latency_s * 1000) as base_url, tempfile.TemporaryDirectory() as tmp:
-        procs = []
+        procs, web_ports = [], []
         for i in range(workers):
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
@@ -285,6 +285,7 @@ async def broker_throughput(quick: bool) -> dict:
                 "PROMPTOPT_LLM_CONCURRENCY": str(concurrency // workers),
                 "PROMPTOPT_LLM_TIMEOUT_S": "60",
             }
+            web_ports.append(web_port)
             log = open(f"{tmp}/w{i}.log", "wb")  # noqa: SIM115 - closed with the folder
             procs.append(
                 subprocess.Popen(
@@ -295,7 +296,10 @@ async def broker_throughput(quick: bool) -> dict:
                     start_new_session=True,
                 )
             )
-        done: dict[str, list[float]] = {}
+        # experiment -> trial id -> when its first trial-completed arrived; redeliveries
+        # (a rebalance replays uncommitted trial-requested) are counted apart.
+        done: dict[str, dict[str, float]] = {}
+        duplicates = Counter()
         consumer = AIOKafkaConsumer(TRIAL_COMPLETED.name, bootstrap_servers=bootstrap)
         await consumer.start()
         try:
@@ -303,7 +307,7 @@ async def broker_throughput(quick: bool) -> dict:
 
             async def run_round(tag: str, trials: int, timeout: float) -> tuple[float, float]:
                 event = round_event(f"{group}-{tag}", trials)
-                times = done.setdefault(event.experiment_id, [])
+                times = done.setdefault(event.experiment_id, {})
                 async with PromptOptClient(bootstrap) as client:
                     started = time.perf_counter()
                     await client.publish(VARIATION_GENERATED, event)
@@ -313,14 +317,20 @@ async def broker_throughput(quick: bool) -> dict:
                     for records in batch.values():
                         for record in records:
                             completed = decode(TRIAL_COMPLETED, record.value)
-                            done.setdefault(completed.experiment_id, []).append(time.perf_counter())
+                            seen = done.setdefault(completed.experiment_id, {})
+                            if completed.trial_id in seen:
+                                duplicates[completed.experiment_id] += 1
+                            else:
+                                seen[completed.trial_id] = time.perf_counter()
                 if len(times) < trials:
                     raise RuntimeError(f"{tag}: {len(times)} of {trials} trials after {timeout}s")
-                return started, max(times)
+                return started, max(times.values())
 
             # Warm-up: the workers join the group, open services, warm litellm.
             await run_round("warm", 2 * concurrency, timeout=180)
             started, last = await run_round("measured", n, timeout=600)
+            await run_round("drain", 2, timeout=60)  # late redeliveries of the measured round
+            per_worker = [trials_handled(port) for port in web_ports]
         finally:
             await consumer.stop()
             for proc in procs:
@@ -341,7 +351,19 @@ async def broker_throughput(quick: bool) -> dict:
         "trials_per_s": round(rate, 1),
         "ceiling_per_s": ceiling,
         "ratio_to_ceiling": round(rate / ceiling, 3),
+        "trials_per_worker": per_worker,  # both rounds; shows the calls spread over workers
+        "duplicate_completions": sum(duplicates.values()),
     }
+
+
+def trials_handled(web_port: int) -> int:
+    """trial-requested events a worker handled, from its /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/metrics", timeout=5).read()
+    total = 0.0
+    for line in text.decode().splitlines():
+        if line.startswith("step_events_total{") and 'step="trials.run_trial"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
 
 
 def main() -> None:
