@@ -36,7 +36,12 @@ def sim_llm(
             share = error_rate / 3
             changes.update(rate_429=share, rate_500=share, rate_timeout=share)
         cfg = SimConfig.model_validate({**cfg.model_dump(), **changes})
-    except (OSError, ValidationError, ValueError) as err:
+    except ValidationError as err:
+        problem = err.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "<root>"
+        print(f"error: invalid simulator config: {where}: {problem['msg']}", file=sys.stderr)
+        sys.exit(2)
+    except (OSError, ValueError) as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"error: invalid simulator config: {first}", file=sys.stderr)
         # sys.exit, not typer.Exit: the lazy click group does not translate typer's Exit.
