@@ -28,7 +28,11 @@ _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
 MAX_LABELS = 8
 # Added to the posterior draw of a pattern that fixes a detected issue: enough to put fixes
 # in most rounds, not enough to beat a pattern with a strong measured record.
-FIX_BONUS = 0.35  # more distinct expected answers than this is not a label set
+FIX_BONUS = 0.35
+# One new pattern per variation: each variation then measures one pattern against the
+# control, so a win is credited to the pattern that made it (two patterns per variation
+# let a pattern that rides along with winners look good). Rounds stack the winners.
+PATTERNS_PER_VARIATION = 1  # more distinct expected answers than this is not a label set
 
 
 def variables(text: str | None) -> set[str]:
@@ -123,6 +127,8 @@ def apply_patterns(
     ordered = sorted(patterns, key=lambda p: (p.transform is None, order[p.id]))
     prompt, system = base.prompt, base.system
     for p in ordered:
+        if any(name not in values for name in p.requires):
+            return None  # e.g. few-shot without real examples
         try:
             applied = apply_pattern(p, prompt, system=system, values=values, domain=domain)
         except PatternNotApplicable:
@@ -190,7 +196,8 @@ def choose_picks(
     # Twice as many picks as needed: some rewrites do not apply or turn out near-duplicates.
     return thompson_picks(
         candidates, shared, domain=spec.domain, models=model_ids, rng=rng, n=2 * n,
-        bonus={pid: FIX_BONUS for pid in fixes}, tried=tried,
+        per_variation=PATTERNS_PER_VARIATION, bonus={pid: FIX_BONUS for pid in fixes},
+        tried=tried,
     )
 
 

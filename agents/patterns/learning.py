@@ -61,7 +61,8 @@ def is_significant_win(analysis: AnalysisReady, variation: VariationResult) -> b
 
 
 def outcomes_from_analysis(analysis: AnalysisReady) -> list[PatternOutcome]:
-    """One outcome per (non-control variation with evidence, pattern, model); [] unless final.
+    """One outcome per (non-control variation with evidence, pattern it adds to the
+    control, model); [] unless final.
 
     A variation with no scored trial (every call failed or was skipped) taught nothing, so it
     yields no outcome rather than a failure.
@@ -69,12 +70,17 @@ def outcomes_from_analysis(analysis: AnalysisReady) -> list[PatternOutcome]:
     if not analysis.final:
         return []
     models = analysis.models or (ANY_MODEL,)
+    # A variation is judged against the control, so patterns the control already has (in
+    # later rounds, those of the previous best) cannot be what made the difference.
+    inherited = {p for v in analysis.variations if v.is_control for p in v.patterns}
     outcomes: list[PatternOutcome] = []
     for variation in analysis.variations:
         if variation.is_control or variation.n == 0 or variation.mean is None:
             continue
         success = is_significant_win(analysis, variation)
         for pattern_id in dict.fromkeys(variation.patterns):  # unique, order kept
+            if pattern_id in inherited:
+                continue
             for model in models:
                 outcomes.append(PatternOutcome(
                     experiment_id=analysis.experiment_id,

@@ -50,6 +50,7 @@ class Pattern:
     defaults: Mapping[str, str] = field(default_factory=dict)
     domains: tuple[str, ...] = ("*",)
     models: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # placeholders an automatic rewrite must have values for
     use_cases: tuple[str, ...] = ()
     examples: tuple[Mapping[str, str], ...] = ()
 
@@ -97,6 +98,7 @@ def load_library(path: Path = LIBRARY_FILE) -> tuple[Pattern, ...]:
             target=p.get("target", "prompt"), transform=p.get("transform"),
             detect=p.get("detect", ""), defaults=dict(p.get("defaults", {})),
             domains=tuple(p.get("domains", ("*",))), models=tuple(p.get("models", ())),
+            requires=tuple(p.get("requires", ())),
             use_cases=tuple(p.get("use_cases", ())), examples=tuple(p.get("examples", ())),
         )
         for p in raw

@@ -98,9 +98,9 @@ async def test_thompson_sampling_prefers_patterns_with_strong_posteriors():
         flat = await _round1(f"exp-{i}", n_variations=2, prompt=CLEAN_PROMPT)
         for v in flat.variations[1:]:
             used_flat.update(v.patterns)
-    # 20 variations; the pair itself can be used once per round, so each strong pattern
-    # is expected in well over half of them, an unmeasured one in about 1 in 10
-    assert used["role"] >= 12 and used["self-check"] >= 12
+    # 20 single-pattern variations: the two strong patterns should take most of them (an
+    # unmeasured one is still tried now and then, a known-bad one almost never)
+    assert used["role"] + used["self-check"] >= 14 and min(used["role"], used["self-check"]) >= 5
     assert sum(used[p] for p in ("chain-of-thought", "constraints", "context-first")) <= 2
     assert used_flat["role"] < used["role"]
 
@@ -113,7 +113,9 @@ async def test_detected_issues_steer_the_patterns_towards_their_fixes():
             fixes_used.update(set(v.patterns) & {"delimiters", "output-format"})
             if "delimiters" in v.patterns:
                 assert "fixes 'unfenced-input'" in v.rationale
-    assert fixes_used["delimiters"] >= 6 and fixes_used["output-format"] >= 6
+    # 18 single-pattern variations among ~20 candidates: without the bonus each pattern
+    # would get about one
+    assert fixes_used["delimiters"] >= 4 and fixes_used["output-format"] >= 4
 
 
 async def test_equality_checked_answers_never_get_json_or_list_formats():
