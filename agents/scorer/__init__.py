@@ -1,12 +1,12 @@
 """The scorer room: scores trials, runs the experiment statistics, publishes analyses."""
 
 from agents.runtime.contract import Agent, Step
-from agents.scorer.handler import fold_trial
+from agents.scorer.handler import ScorerServices, fold_trial
 from topics.catalogue import TRIAL_COMPLETED
 
 
-async def _open(settings):
-    return settings  # fold_trial reads snapshot_every from it
+async def _open(settings) -> ScorerServices:
+    return ScorerServices(snapshot_every=settings.snapshot_every if settings else 10)
 
 
 AGENT = Agent(

@@ -1,22 +1,35 @@
 """The scorer: score each completed trial, fold it into its experiment's statistics, and
 publish the analysis — snapshots as trials arrive, then one final analysis per round.
 
-State is one record per (experiment, round), keyed under the experiment id that keys
-trial-completed, so the worker that owns the partition owns the statistics. Folding is
-idempotent by trial id, so a redelivered trial never counts twice.
+State, all under keys derived from the experiment id that keys trial-completed (so the
+worker owning the partition owns the statistics):
+- one small RoundRecord per (experiment, round): counts, cost, snapshot number;
+- one entry per folded trial (its Observation). Writing it is O(1), and its presence is
+  what makes folding idempotent: a redelivered trial finds its entry and is ignored.
+The live ExperimentStats is a cache in the process, rebuilt from the trial entries when
+missing or behind (after a restart, or when the partition was owned by another worker).
+When a round is final its trial entries are deleted; the record remembers it is final.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from agents.runtime.contract import Emit, StepContext
 from agents.scorer.scoring import score_response
-from agents.scorer.stats import ExperimentStats, Observation
+from agents.scorer.stats import AnalysisSummary, ExperimentStats, Observation
 from schemas.events import AnalysisReady, ExperimentControl, TrialCompleted
+from schemas.experiment import AnalysisConfig
 from topics.catalogue import ANALYSIS_READY, EXPERIMENT_CONTROL
 
 SNAPSHOT_EVERY = 10
+
+
+@dataclass
+class ScorerServices:
+    snapshot_every: int = SNAPSHOT_EVERY
+    live: dict[str, ExperimentStats] = field(default_factory=dict)
 
 
 @dataclass
@@ -31,25 +44,31 @@ class RoundRecord:
     final_sent: bool = False
     budget_exhausted: bool = False
     models: list[str] = field(default_factory=list)
-    stats: dict = field(default_factory=dict)
 
 
-def state_key(experiment_id: str, round_: int) -> str:
+def round_key(experiment_id: str, round_: int) -> str:
     return f"{experiment_id}#r{round_}"
 
 
+def trial_key(round_key_: str, trial_id: str) -> str:
+    return f"{round_key_}|trial|{trial_id}"
+
+
 async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
-    key = state_key(event.experiment_id, event.round)
+    key = round_key(event.experiment_id, event.round)
     saved = ctx.state.get(key)
     record = RoundRecord(**saved) if saved else RoundRecord(expected=event.expected_trials)
     if record.final_sent:
         return []  # the round is decided; late trials are kept by the sinks, not re-analysed
-    stats = (
-        ExperimentStats.from_state(record.stats) if record.stats
-        else ExperimentStats.new(event.analysis)
-    )
-    if not stats.fold(_observation(event)):
+    entry = trial_key(key, event.trial_id)
+    if entry in ctx.state:
         return []  # a redelivered trial
+
+    services: ScorerServices = ctx.services or ScorerServices()
+    stats = _live_stats(services, ctx.state, key, record, event.analysis)
+    observation = _observation(event)
+    stats.fold(observation)
+    ctx.state[entry] = asdict(observation)
 
     record.done += 1
     record.failed += event.status != "completed"
@@ -66,21 +85,41 @@ async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
             experiment_id=event.experiment_id, command="budget-exhausted", reason=reason)))
 
     all_in = record.done >= record.expected
-    every = getattr(ctx.services, "snapshot_every", SNAPSHOT_EVERY)
-    if all_in or record.done % every == 0 or record.budget_exhausted:
+    if all_in or record.done % services.snapshot_every == 0 or emits:
         summary = stats.analyze(final=all_in)
         stopped_early = not all_in and summary.decision != "running"
-        final = all_in or stopped_early
         record.seq += 1
-        record.final_sent = final
-        emits.append(Emit(ANALYSIS_READY, _analysis(event, record, summary, final)))
+        record.final_sent = all_in or stopped_early
+        emits.append(Emit(ANALYSIS_READY, _analysis(event, record, summary)))
         if stopped_early:
             emits.append(Emit(EXPERIMENT_CONTROL, ExperimentControl(
                 experiment_id=event.experiment_id, command="stop", reason=summary.reason)))
+        if record.final_sent:
+            _forget_trials(services, ctx.state, key)
 
-    record.stats = stats.to_state()
     ctx.state[key] = asdict(record)
     return emits
+
+
+def _live_stats(services: ScorerServices, state: Any, key: str, record: RoundRecord,
+                config: AnalysisConfig) -> ExperimentStats:
+    stats = services.live.get(key)
+    if stats is not None and stats.n_folded == record.done:
+        return stats
+    stats = ExperimentStats.new(config)
+    prefix = trial_key(key, "")
+    for name, value in list(state.items()):
+        if name.startswith(prefix):
+            stats.fold(Observation(**{**value, "patterns": tuple(value["patterns"])}))
+    services.live[key] = stats
+    return stats
+
+
+def _forget_trials(services: ScorerServices, state: Any, key: str) -> None:
+    services.live.pop(key, None)
+    prefix = trial_key(key, "")
+    for name in [name for name in list(state.keys()) if name.startswith(prefix)]:
+        del state[name]
 
 
 def _observation(event: TrialCompleted) -> Observation:
@@ -101,11 +140,12 @@ def _observation(event: TrialCompleted) -> Observation:
     )
 
 
-def _analysis(event: TrialCompleted, record: RoundRecord, summary, final: bool) -> AnalysisReady:
+def _analysis(event: TrialCompleted, record: RoundRecord, summary: AnalysisSummary
+              ) -> AnalysisReady:
     return AnalysisReady(
         experiment_id=event.experiment_id,
         round=event.round,
-        final=final,
+        final=record.final_sent,
         seq=record.seq,
         trials_expected=record.expected,
         trials_done=record.done,

@@ -20,8 +20,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from promptopt.settings import Settings
+from topics.catalogue import TOPICS
 
 ROOT = Path(__file__).parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -129,14 +131,54 @@ def simulator(tmp_path_factory) -> Iterator[str]:
         proc.stop()
 
 
+SESSION_APP_ID = f"promptopt-test-{uuid.uuid4().hex[:8]}"
+
+
+async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
+    """Where every catalogued topic ends now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(
+            [TopicPartition(t.name, p) for t in TOPICS for p in range(t.partitions)])
+    finally:
+        await consumer.stop()
+
+
+async def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Make a consumer group start at `offsets`, as if it had consumed up to there."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture(scope="session")
+def session_group(topics_ready: Settings) -> str:
+    """The session's worker group starts at the topics' current end: events left by earlier
+    runs or benchmarks on a long-lived broker are not this session's business."""
+    bootstrap = topics_ready.kafka_bootstrap
+    asyncio.run(commit_offsets(bootstrap, SESSION_APP_ID, asyncio.run(end_offsets(bootstrap))))
+    return SESSION_APP_ID
+
+
 @pytest.fixture
-def start_worker(migrated, topics_ready, simulator, tmp_path):
-    """Start `promptopt worker` processes; every one is stopped at teardown."""
+def start_worker(migrated, session_group, simulator, tmp_path):
+    """Start `promptopt worker` processes; every one is stopped at teardown.
+
+    By default workers join one consumer group for the whole session, so a test's worker
+    resumes where the previous test's stopped instead of replaying every topic; pass a new
+    app_id for a worker that must read everything from the start.
+    """
     started: list[Process] = []
 
     def start(app_id: str | None = None, *, sim_url: str | None = None,
               env_extra: dict[str, str] | None = None) -> tuple[Process, int]:
-        app_id = app_id or f"promptopt-test-{uuid.uuid4().hex[:8]}"
+        app_id = app_id or SESSION_APP_ID
         port = free_port()
         env = {
             **os.environ,

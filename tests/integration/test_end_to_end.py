@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from schemas.events import PromptSubmitted
+from tests.integration.conftest import commit_offsets, end_offsets
 from topics.client import PromptOptClient
 
 pytestmark = pytest.mark.integration
@@ -124,6 +125,7 @@ async def pg_rows(settings, experiment_id: str) -> dict:
 
 async def test_outside_producer_gets_the_final_analysis_and_stores_are_exact(
         start_worker, settings):
+    start_offsets = await end_offsets(settings.kafka_bootstrap)
     worker, web_port = start_worker()
     experiment_id = f"e2e-{uuid.uuid4().hex[:8]}"
     await publish(settings.kafka_bootstrap, "prompt-submitted", experiment_id,
@@ -151,11 +153,14 @@ async def test_outside_producer_gets_the_final_analysis_and_stores_are_exact(
     assert 'trials_total{model="sim/small",status="completed"}' in scraped
     assert "optimization_requests_total" in scraped and "active_tests_total" in scraped
 
-    # Replay: stop the agents and start them afresh from the earliest offsets (a new
-    # consumer group reads every topic from the start). Nothing may be counted twice.
+    # Replay: stop the agents and start them afresh from the earliest offsets of this run
+    # (a new consumer group, with fresh state, reads every topic from where it stood when
+    # the test began). Nothing may be counted twice.
     worker.stop()
     before = rows
-    start_worker()
+    replay_group = f"promptopt-replay-{uuid.uuid4().hex[:8]}"
+    await commit_offsets(settings.kafka_bootstrap, replay_group, start_offsets)
+    start_worker(replay_group)
     replayed_final = await consume_until(
         settings.kafka_bootstrap, "analysis-ready",
         lambda key, value: key == experiment_id and value.get("final") is True

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.integration.conftest import start_simulator
+from tests.integration.conftest import SESSION_APP_ID, start_simulator
 from tests.integration.test_end_to_end import (
     consume_until,
     eventually,
@@ -49,7 +49,8 @@ async def test_sigkill_mid_experiment_then_restart_gives_exact_counts(
     try:
         # Two LLM calls at a time at 250 ms: 60 trials take ~8 s, time enough to kill.
         slow = {"PROMPTOPT_LLM_CONCURRENCY": "2"}
-        app_id = f"promptopt-crash-{uuid.uuid4().hex[:6]}"
+        # The session's consumer group: resume where earlier tests stopped, replay nothing.
+        app_id = SESSION_APP_ID
         first, _ = start_worker(app_id, sim_url=sim_url, env_extra=slow)
         experiment_id = f"crash-{uuid.uuid4().hex[:8]}"
         await publish(settings.kafka_bootstrap, "prompt-submitted", experiment_id,

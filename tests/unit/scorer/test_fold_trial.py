@@ -1,0 +1,94 @@
+"""The scorer step: idempotent folding, snapshots then one final, rebuild after a restart."""
+
+from __future__ import annotations
+
+import json
+
+from agents.scorer.handler import ScorerServices, fold_trial
+from schemas.events import AnalysisReady, ExperimentControl, TrialCompleted
+from schemas.experiment import AnalysisConfig, Budget, TestCase, VariationRef
+
+CONTROL = VariationRef(variation_id="c", name="control", is_control=True)
+BETTER = VariationRef(variation_id="v", name="v1", patterns=("output-format",))
+
+
+def trial(i: int, variation: VariationRef, right: bool, *, expected: int = 40,
+          cost: float = 0.0, budget: Budget = Budget()) -> TrialCompleted:
+    return TrialCompleted(
+        trial_id=f"{variation.variation_id}-{i}", experiment_id="exp", variation=variation,
+        test_case=TestCase(id=f"t{i}", expected="positive"), model="sim/small",
+        expected_trials=expected, analysis=AnalysisConfig(design="fixed"),
+        response="positive" if right else "negative", cost_usd=cost, budget=budget,
+    )
+
+
+def trials_of_a_clear_win(n: int = 20) -> list[TrialCompleted]:
+    return [t for i in range(n) for t in (trial(i, CONTROL, i % 4 == 0), trial(i, BETTER, True))]
+
+
+async def fold_all(events, state, services):
+    out = []
+    for event in events:
+        out += await fold_trial(event, _ctx(state, services))
+    return out
+
+
+def _ctx(state, services):
+    from agents.runtime.contract import StepContext
+
+    return StepContext(state=state, shared={}, services=services)
+
+
+def analyses(emits) -> list[AnalysisReady]:
+    return [e.event for e in emits if isinstance(e.event, AnalysisReady)]
+
+
+async def test_snapshots_every_n_then_exactly_one_final():
+    emits = await fold_all(trials_of_a_clear_win(), {}, ScorerServices(snapshot_every=10))
+    published = analyses(emits)
+    assert [a.trials_done for a in published] == [10, 20, 30, 40]
+    assert [a.final for a in published] == [False, False, False, True]
+    assert [a.seq for a in published] == [1, 2, 3, 4]
+    final = published[-1]
+    assert final.decision == "winner" and final.winner_id == "v"
+    assert {v.variation_id: v.n for v in final.variations} == {"c": 20, "v": 20}
+
+
+async def test_redelivered_trials_are_folded_once():
+    events = trials_of_a_clear_win()
+    redelivered = [e for pair in zip(events, events, strict=True) for e in pair]
+    once = analyses(await fold_all(events, {}, ScorerServices()))[-1]
+    twice = analyses(await fold_all(redelivered, {}, ScorerServices()))[-1]
+    assert twice.trials_done == 40
+    assert twice.model_dump(exclude={"occurred_at"}) == once.model_dump(exclude={"occurred_at"})
+
+
+async def test_a_restarted_worker_rebuilds_the_statistics_from_its_state():
+    """Half the trials on one process, the rest on a fresh one with the state as a
+    changelog would restore it (JSON round trip): the same final as a single process."""
+    events = trials_of_a_clear_win()
+    state: dict = {}
+    await fold_all(events[:25], state, ScorerServices())
+    restored = json.loads(json.dumps(state))
+    resumed = analyses(await fold_all(events[25:], restored, ScorerServices()))[-1]
+    single = analyses(await fold_all(events, {}, ScorerServices()))[-1]
+    assert resumed.model_dump(exclude={"occurred_at"}) == single.model_dump(
+        exclude={"occurred_at"})
+
+
+async def test_trial_entries_are_dropped_once_final_and_late_trials_are_ignored():
+    state: dict = {}
+    events = trials_of_a_clear_win()
+    await fold_all(events, state, ScorerServices())
+    assert list(state) == ["exp#r1"]  # only the round record is left
+    assert await fold_all([trial(99, BETTER, True)], state, ScorerServices()) == []
+
+
+async def test_money_budget_reached_publishes_budget_exhausted_once():
+    cap = Budget(max_cost_usd=0.05)
+    events = [trial(i, CONTROL, True, cost=0.01, budget=cap, expected=10) for i in range(8)]
+    emits = await fold_all(events, {}, ScorerServices(snapshot_every=100))
+    controls = [e.event for e in emits if isinstance(e.event, ExperimentControl)]
+    assert len(controls) == 1 and controls[0].command == "budget-exhausted"
+    assert "0.05" in controls[0].reason
+    assert analyses(emits)[0].budget_exhausted
