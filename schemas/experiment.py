@@ -99,6 +99,9 @@ class ExperimentSpec(Record):
     target_score: float | None = None
     budget: Budget = Budget()
     analysis: AnalysisConfig = AnalysisConfig()
+    # The LLM the optimizer's meta-optimizer asks for new candidates (OPRO-style); None: the
+    # process settings decide, and without any the optimizer uses pattern rewrites only.
+    optimizer_model: ModelSpec | None = None
 
     @model_validator(mode="after")
     def _unique_test_ids(self) -> ExperimentSpec:
