@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Models named "sim/<name>" are served by the LLM simulator at this address.
     sim_base_url: str = "http://127.0.0.1:8765/v1"
 
+    # A file for the deterministic-call cache, so a rerun in a new process is free too.
+    llm_cache_path: str | None = None
+
     llm_concurrency: int = 64
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 3

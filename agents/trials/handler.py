@@ -114,6 +114,8 @@ def _completed(event: TrialRequested, **outcome: Any) -> Emit:
             repetition=event.repetition,
             expected_trials=event.expected_trials,
             analysis=event.analysis,
+            budget=event.budget,
+            domain=event.domain,
             **outcome,
         ),
     )

@@ -79,6 +79,7 @@ def request(event: VariationGenerated, trial: PlannedTrial, expected: int) -> Tr
         expected_trials=expected,
         analysis=spec.analysis,
         budget=spec.budget,
+        domain=spec.domain,
     )
 
 
@@ -95,6 +96,8 @@ def skipped(
         repetition=trial.repetition,
         expected_trials=expected,
         analysis=event.spec.analysis,
+        budget=event.spec.budget,
+        domain=event.spec.domain,
         status="skipped",
         reason=reason,
         attempts=0,

@@ -30,9 +30,9 @@ async def open_services(settings: Any = None) -> TrialsServices:
     from agents.trials.cache import ResponseCache
     from agents.trials.llm import LLMClient, LLMResult
 
-    # Opt-in (a Settings field `llm_cache_path`, PROMPTOPT_LLM_CACHE_PATH): a file shared by
-    # reruns; without it the cache lives as long as the process.
-    path = getattr(settings, "llm_cache_path", None)
+    # Opt-in (PROMPTOPT_LLM_CACHE_PATH): a file shared by reruns; without it the cache
+    # lives as long as the process.
+    path = settings.llm_cache_path
     cache = ResponseCache(path=path, value_type=LLMResult) if path else ResponseCache()
     return TrialsServices(llm=LLMClient(settings, cache=cache))
 

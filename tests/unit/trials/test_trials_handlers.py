@@ -205,3 +205,17 @@ def test_agent_wiring():
     assert set(steps) == {"trials.fan_out", "trials.run_trial", "trials.control"}
     assert steps["trials.run_trial"].shared_table == steps["trials.control"].shared_table
     assert steps["trials.run_trial"].concurrency > 1
+
+
+async def test_budget_and_domain_travel_with_every_trial(make_sim, settings_for, trials_ctx):
+    """The scorer enforces the money budget and labels analyses by domain from these."""
+    budget = Budget(max_trials=4, max_cost_usd=1.0)
+    event = round_event(n_cases=3, budget=budget)
+    event = event.model_copy(update={"spec": event.spec.model_copy(update={"domain": "reviews"})})
+    emits = await fan_out(event, StepContext({}, {}))
+    skipped = [e.event for e in emits if e.topic == TRIAL_COMPLETED]
+    requests = [e.event for e in emits if e.topic == TRIAL_REQUESTED]
+    async with make_sim() as sim:
+        done = await run_all(requests, await trials_ctx(settings_for(sim)))
+    for trial in [*requests, *skipped, *done]:
+        assert trial.budget == budget and trial.domain == "reviews"
