@@ -3,7 +3,11 @@ round from the measured best after each final analysis."""
 
 from __future__ import annotations
 
-from agents.optimizer.generation import Base, generate_round
+import math
+
+from agents.optimizer.analysis import PromptAnalysis, analyze_prompt
+from agents.optimizer.generation import Base, Candidate, generate_round
+from agents.optimizer.meta import Scored
 from agents.optimizer.rounds import (
     Memory,
     decide_next_round,
@@ -11,8 +15,10 @@ from agents.optimizer.rounds import (
     memory_key,
     remember_round,
 )
+from agents.optimizer.services import OptimizerServices, with_predictions
 from agents.runtime.contract import Emit, StepContext
 from schemas.events import AnalysisReady, PromptSubmitted, VariationGenerated
+from schemas.experiment import ExperimentSpec
 from topics.catalogue import VARIATION_GENERATED
 
 
@@ -31,7 +37,14 @@ async def generate(event: PromptSubmitted, ctx: StepContext) -> list[Emit]:
     if saved:
         return [Emit(VARIATION_GENERATED, VariationGenerated.model_validate(saved))]
     spec = event.spec
-    variations = generate_round(spec, event.experiment_id, ctx.shared, round_=1)
+    base = Base(spec.prompt, spec.system)
+    services = _services(ctx)
+    analysis = analyze_prompt(base.prompt, base.system, tokens=False)
+    proposals = await _meta_candidates(services, spec, base, analysis,
+                                       [Scored(spec.prompt, None)], spec.n_variations)
+    variations = generate_round(spec, event.experiment_id, ctx.shared, round_=1, base=base,
+                                fixes=analysis.fixes(), extra_candidates=proposals)
+    variations = with_predictions(variations, spec, services.predictor if services else None)
     out = VariationGenerated(
         experiment_id=event.experiment_id, round=1, variations=tuple(variations), spec=spec)
     if spec.max_rounds > 1:
@@ -79,8 +92,15 @@ async def next_round(event: AnalysisReady, ctx: StepContext) -> list[Emit]:
                           f"{best.mean:.3f}{significance})")
     tried = [frozenset(h["patterns"]) for h in history if h["patterns"]]
     round_ = event.round + 1
+    services = _services(ctx)
+    analysis = analyze_prompt(base.prompt, base.system, tokens=False)
+    scored = [Scored(h["prompt"], h["mean"], tuple(h["patterns"])) for h in history]
+    proposals = await _meta_candidates(services, spec, base, analysis, scored,
+                                       decision.n_variations)
     variations = generate_round(spec, event.experiment_id, ctx.shared, round_=round_, base=base,
-                                tried=tried, n=decision.n_variations)
+                                fixes=analysis.fixes(), tried=tried, n=decision.n_variations,
+                                extra_candidates=proposals)
+    variations = with_predictions(variations, spec, services.predictor if services else None)
     if len(variations) < 2:
         ctx.shared.pop(memory_key(event.experiment_id), None)
         ctx.state[key] = None
@@ -91,3 +111,17 @@ async def next_round(event: AnalysisReady, ctx: StepContext) -> list[Emit]:
                    memory.trials_used, memory.cost_usd)
     ctx.state[key] = out.model_dump(mode="json")
     return [Emit(VARIATION_GENERATED, out)]
+
+
+def _services(ctx: StepContext) -> OptimizerServices | None:
+    return ctx.services if isinstance(ctx.services, OptimizerServices) else None
+
+
+async def _meta_candidates(services: OptimizerServices | None, spec: ExperimentSpec,
+                           base: Base, analysis: PromptAnalysis, history: list[Scored],
+                           n: int) -> list[Candidate]:
+    """Up to half of the round from the meta-optimizer, when one is configured."""
+    meta = services.meta_for(spec) if services else None
+    if meta is None or n < 1:
+        return []
+    return await meta.propose(base, analysis, history, spec.goals, math.ceil(n / 2))

@@ -1,0 +1,73 @@
+"""What the optimizer steps share in a process: the performance predictor (if one was
+trained and saved) and the meta-optimizer's LLM access."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.optimizer.meta import Complete, MetaOptimizer, litellm_complete
+from agents.optimizer.predictor import DEFAULT_PATH, Predictor, features
+from schemas.experiment import ExperimentSpec, ModelSpec, Variation
+
+log = logging.getLogger("promptopt.optimizer")
+
+
+@dataclass
+class OptimizerServices:
+    settings: Any = None
+    predictor: Predictor | None = None
+    default_meta_model: ModelSpec | None = None
+    complete: Complete | None = field(default=None, repr=False)
+
+    def meta_for(self, spec: ExperimentSpec) -> MetaOptimizer | None:
+        """The meta-optimizer for this experiment: its own optimizer_model, else the
+        process default; None when neither is set."""
+        model = spec.optimizer_model or self.default_meta_model
+        if model is None:
+            return None
+        return MetaOptimizer(model, self.complete or litellm_complete(self.settings))
+
+
+def load_predictor(path: str | Path | None) -> Predictor | None:
+    path = Path(path) if path else DEFAULT_PATH
+    if not path.exists():
+        return None
+    try:
+        return Predictor.load(path)
+    except Exception as err:  # a stale or foreign file must not stop the optimizer
+        log.warning("ignoring predictor %s: %r", path, err)
+        return None
+
+
+async def open_services(settings: Any = None) -> OptimizerServices:
+    if settings is None:
+        from promptopt.settings import get_settings
+
+        settings = get_settings()
+    model_id = getattr(settings, "optimizer_model", None)
+    return OptimizerServices(
+        settings=settings,
+        predictor=load_predictor(getattr(settings, "predictor_path", None)),
+        default_meta_model=ModelSpec(id=model_id) if model_id else None,
+    )
+
+
+def with_predictions(variations: Sequence[Variation], spec: ExperimentSpec,
+                     predictor: Predictor | None) -> list[Variation]:
+    """Each variation with predicted_score: the mean prediction over the spec's models."""
+    if predictor is None:
+        return list(variations)
+    models = [m.id for m in spec.models]
+    rows = [features(v.prompt, v.system, v.patterns, m, spec.domain)
+            for v in variations for m in models]
+    predicted = predictor.predict_many(rows)
+    out = []
+    for i, v in enumerate(variations):
+        mine = predicted[i * len(models):(i + 1) * len(models)]
+        score = round(sum(p.score for p in mine) / len(mine), 4)
+        out.append(v.model_copy(update={"predicted_score": score}))
+    return out
