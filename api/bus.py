@@ -120,6 +120,17 @@ class KafkaBus:
         return KafkaFeed(consumer, experiment_id)
 
 
+def supersedes(event: AnalysisReady, known: AnalysisReady | None) -> bool:
+    """Whether `event` is a newer state of its experiment round than `known`. A round's final
+    analysis is its decision: the snapshots a replaying scorer publishes again after it (a new
+    consumer group reads trial-completed from the start) do not undo it."""
+    if known is None:
+        return True
+    if known.final != event.final:
+        return event.final
+    return event.seq >= known.seq
+
+
 class KafkaFeed:
     """analysis-ready from the earliest offset: first the current state (the latest analysis
     of every experiment round already on the topic, oldest first), then each new one live.
@@ -150,7 +161,7 @@ class KafkaFeed:
                         continue  # dead-lettered by the agents that consume it
                     if backlog is None:
                         yield event
-                    else:
+                    elif supersedes(event, backlog.get((event.experiment_id, event.round))):
                         backlog[(event.experiment_id, event.round)] = event
             if backlog is None:
                 continue

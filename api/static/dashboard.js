@@ -98,7 +98,8 @@ function askForKey(message) {
     if (!key) return;
     localStorage.setItem(KEY_STORE, key);
     form.hidden = true;
-    start();
+    render();
+start();
   };
 }
 
@@ -137,14 +138,20 @@ async function start() {
   });
 }
 
+// A round's final analysis is its decision: a replay's later snapshots do not undo it.
+function supersedes(analysis, known) {
+  if (!known) return true;
+  if (known.final !== analysis.final) return analysis.final;
+  return analysis.seq >= known.seq;
+}
+
 let renderPending = false;
 
 function receive(analysis) {
   const id = analysis.experiment_id;
   if (!state.experiments.has(id)) state.experiments.set(id, new Map());
   const rounds = state.experiments.get(id);
-  const known = rounds.get(analysis.round);
-  if (!known || known.seq <= analysis.seq) rounds.set(analysis.round, analysis);
+  if (supersedes(analysis, rounds.get(analysis.round))) rounds.set(analysis.round, analysis);
   // A late viewer receives many analyses at once: draw once per frame, not per event.
   if (!renderPending) {
     renderPending = true;
@@ -170,6 +177,10 @@ function render() {
     else if (!wanted && state.experiments.size) state.selected = newestFirst()[0];
   }
   renderList();
+  const wanted = new URLSearchParams(location.search).get("experiment");
+  const waiting = state.selected === null && wanted !== null;
+  $("waiting").hidden = !waiting;
+  if (waiting) $("waiting-title").textContent = wanted;
   if (state.selected !== null && state.experiments.has(state.selected)) renderDetail();
 }
 
@@ -194,7 +205,8 @@ function renderList() {
     },
       el("div", { class: "name" }, id),
       el("div", { class: "meta" },
-        el("span", {}, `round ${a.round} · ${a.trials_done}/${a.trials_expected} trials`),
+        el("span", {}, `${a.trials_done}/${a.trials_expected} trials` +
+          (a.round > 1 ? ` · round ${a.round}` : "")),
         el("span", { class: "badge " + decision }, SHORT[decision] || decision)),
       el("div", { class: "mini-bar" }, el("div", { style: `width:${(100 * done).toFixed(1)}%` })));
   }));
@@ -248,6 +260,7 @@ function renderCards(a) {
   const scored = (a.variations || []).reduce((s, v) => s + (v.n || 0), 0);
   const notes = [`${scored} scored`];
   if (a.trials_failed) notes.push(`${a.trials_failed} failed or skipped`);
+  if (a.final && a.trials_done < a.trials_expected) notes.push("decided early");
   $("trials-note").textContent = notes.join(" · ");
 
   $("cost").textContent = "$" + (a.cost_usd || 0).toFixed(4);
@@ -351,4 +364,5 @@ window.addEventListener("resize", () => {
   if (state.selected !== null && state.experiments.has(state.selected)) renderDetail();
 });
 
+render();
 start();

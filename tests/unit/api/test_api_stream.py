@@ -145,3 +145,12 @@ async def test_feed_ignores_undecodable_records():
     assert [e.seq for e in got] == [1]
     await KafkaFeed(consumer, None).close()
     assert consumer.stopped
+
+
+async def test_feed_keeps_a_rounds_final_analysis_over_a_replays_later_snapshots():
+    # A scorer replaying trial-completed from the start publishes seq 1, 2, ... again after
+    # the round's final; a late viewer must still see the decision.
+    backlog = {0: [analysis("exp-a", 1), analysis("exp-a", 2, final=True),
+                   analysis("exp-a", 1, minutes=10)]}
+    got = await collect(KafkaFeed(FakeConsumer(backlog, []), None))
+    assert [(e.seq, e.final) for e in got] == [(2, True)]
