@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from agents.optimizer.analysis.prefilter import Cue
+from agents.patterns.prefilter import Cue
 from agents.patterns.learning import pooled_posterior, posteriors
 from agents.patterns.rewrites import TRANSFORMS
 

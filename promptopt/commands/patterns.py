@@ -109,3 +109,24 @@ def template(pattern_id: str = typer.Argument(...)) -> None:
         _print(pattern_template(pattern_id))
     except PatternNotFound as err:
         _fail(str(err))
+
+
+@app.command()
+def mine(
+    results: list[Path] = typer.Argument(..., help="`promptopt run` result files (JSON)"),
+    min_support: int = typer.Option(2, min=1, help="experiments a candidate must recur in"),
+) -> None:
+    """Candidate new patterns mined from what significant winners added to their controls."""
+    from agents.patterns.mining import mine_patterns, winners_from_results
+
+    docs = []
+    for path in results:
+        try:
+            docs.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as err:
+            _fail(f"cannot read {path}: {err}")
+    try:
+        winners = winners_from_results(docs)
+    except (KeyError, TypeError) as err:
+        _fail(f"not a run result: missing {err}")
+    _print([m.to_json() for m in mine_patterns(winners, min_support=min_support)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from agents.optimizer.analysis.prefilter import Cue
+from agents.patterns.prefilter import Cue
 
 LOWERCASE = 0  # flags: none; callers pass lowercased text (see module docstring)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents.optimizer.analysis import cues
-from agents.optimizer.analysis.prefilter import Cue
+from agents.patterns.prefilter import Cue
 from agents.optimizer.analysis.segments import FENCED_BLOCK, VARIABLE, Segments
 
 MAX_WORDS = 600
