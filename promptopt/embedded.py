@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.runtime.assembly import all_agents
 from agents.runtime.local import LocalRuntime
+from agents.scorer.stats.power import PlanCheck, check_plan
 from promptopt.settings import Settings, get_settings
 from schemas.events import (
     AnalysisReady,
@@ -56,6 +57,14 @@ class RunResult:
                        for t in self.trials],
             "dead_letters": [d.model_dump(mode="json") for d in self.dead_letters],
         }
+
+
+def plan_check(spec: ExperimentSpec) -> PlanCheck:
+    """Can the planned trials detect spec.analysis.min_effect? (Before spending anything.)"""
+    analysis = spec.analysis
+    per_variation = len(spec.test_cases) * len(spec.models) * analysis.repetitions
+    return check_plan(per_variation, analysis.min_effect, alpha=analysis.alpha,
+                      power=analysis.power, metric=analysis.metric)
 
 
 async def run_experiment(

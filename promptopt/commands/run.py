@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from promptopt.embedded import run_experiment
+from promptopt.embedded import plan_check, run_experiment
 from promptopt.experiment_file import ExperimentFileError, experiment_id_for, load_experiment
 from promptopt.report import make_console, render
 from schemas.events import Event, TrialCompleted, VariationGenerated
@@ -35,6 +35,9 @@ def run(
         err.print(f"[red]error:[/] {e}")
         raise typer.Exit(2) from None
     exp_id = experiment_id or experiment_id_for(spec)
+    plan = plan_check(spec)
+    if plan.warning:
+        err.print(f"[yellow]warning:[/] {plan.warning}")
     sim = None
     if sim_config is not None:
         from agents.trials.simulator import SimConfig

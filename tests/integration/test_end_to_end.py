@@ -40,7 +40,8 @@ def prompt_submitted(experiment_id: str, n_tests: int = 20) -> dict:
             "prompt": "Classify the sentiment of this review: {{review}}",
             "domain": "classification",
             "test_cases": [
-                {"id": f"t{i}", "vars": {"review": REVIEWS[i % 4][0]},
+                # Distinct texts: identical temperature-0 calls would be served by the cache.
+                {"id": f"t{i}", "vars": {"review": f"{REVIEWS[i % 4][0]} (order {i})"},
                  "expected": REVIEWS[i % 4][1]}
                 for i in range(n_tests)
             ],
