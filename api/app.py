@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import Authenticator
+from api.body_limit import BodyLimit
 from api.bus import Bus, BusUnavailable, KafkaBus
 from api.envelope import ApiError, error_response, install_error_handlers
 from api.postgres_store import PostgresStore
@@ -97,5 +98,6 @@ def create_app(
     for module in (optimize, ab_tests, analysis, patterns, stream, health, dashboard):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(RequestMetrics)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)  # added last: outermost, so it sees every answer
     return app

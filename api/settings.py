@@ -27,3 +27,4 @@ class ApiSettings(BaseSettings):
     sse_ping_s: float = 15.0
     check_timeout_s: float = 3.0  # per dependency in /ready
     migrate_on_start: bool = True
+    max_body_bytes: int = 2_000_000  # an experiment with thousands of test cases fits

@@ -128,3 +128,27 @@ def test_kafka_down_is_a_503_and_nothing_claims_to_be_submitted(api, spec_body):
     assert response.status_code == 503
     body = response.json()
     assert body["success"] is False and "nothing was published" in body["error"]["message"]
+
+
+def test_oversized_body_is_a_413_in_the_envelope(make_api, spec_body):
+    api = make_api(max_body_bytes=10_000)
+    body = spec_body(n_tests=400)
+    response = api.client.post("/api/v1/optimize", json=body, headers=api.auth())
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too-large"
+    assert api.bus.published == []
+    small = api.client.post("/api/v1/optimize", json=spec_body(), headers=api.auth())
+    assert small.status_code == 202
+
+
+def test_oversized_body_without_a_length_is_refused_as_it_arrives(make_api):
+    api = make_api(max_body_bytes=1_000)
+
+    def chunks():
+        for _ in range(10):
+            yield b" " * 500
+
+    response = api.client.post("/api/v1/optimize", content=chunks(),
+                               headers={**api.auth(), "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["details"] == {"max_bytes": 1000}
