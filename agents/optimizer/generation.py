@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.optimizer.analysis import analyze_prompt
+from agents.optimizer.model_format import model_family, optimize_for_model
 from agents.optimizer.novelty import drop_near_duplicates
 from agents.optimizer.selection import Pick, candidate_patterns, seeded_rng, thompson_picks
 from agents.patterns.library import (
@@ -253,6 +254,29 @@ def generate_round(
     picks = choose_picks(spec, base, shared, experiment_id=experiment_id, round_=round_,
                          n=n, fixes=fixes, tried=tried) if n else []
     values = template_values(spec)
-    candidates = [*extra_candidates,
+    candidates = [*extra_candidates, *model_candidates(spec, base),
                   *pattern_candidates(spec, base, picks, values=values, fixes=fixes)]
     return assemble_round(experiment_id, round_, base, candidates, n)
+
+
+def model_candidates(spec: ExperimentSpec, base: Base) -> list[Candidate]:
+    """The base laid out for its target model family (optimize_for_model), when all target
+    models are of one family and the layout changes something."""
+    families = {model_family(m.id) for m in spec.models}
+    if len(families) != 1:
+        return []
+    formatted = optimize_for_model(base.prompt, base.system, spec.models[0].id)
+    if not formatted.changed:
+        return []
+    if not variables(base.prompt) | variables(base.system) <= (
+            variables(formatted.prompt) | variables(formatted.system)):
+        return []
+    family = formatted.family
+    return [Candidate(
+        formatted.prompt, formatted.system,
+        tuple(dict.fromkeys((*base.patterns, *formatted.patterns))),
+        tuple(f"for-model {family}: {r}" for r in formatted.rewrites),
+        f"Built on {base.rationale}. Laid out for {family} models: "
+        + "; ".join(formatted.rewrites) + ".",
+        source="model-format",
+    )]
