@@ -142,9 +142,17 @@ def _optimize(text: str, system: str | None, goals: list[str], models: list[str]
                                 -(e["clarity"] + e["specificity"]), e["name"]))
     for rank, e in enumerate(entries, 1):
         e["rank"] = rank
+    from agents.optimizer.model_format import optimize_for_model
+
+    for_model = {}
+    for m in models:
+        formatted = optimize_for_model(text, system, m)
+        for_model[m] = {"family": formatted.family, "prompt": formatted.prompt,
+                        "system": formatted.system, "rewrites": list(formatted.rewrites)}
     return {
         "analysis": analysis.to_json(),
         "control": entry(control),
+        "for_model": for_model,
         "variations": entries,
         "predictor": model.meta if model else None,
         "ranked_by": "predicted_score" if model else "pattern_success, then analysis",

@@ -20,7 +20,7 @@ def _ok(result):
 def test_optimize_without_a_predictor_ranks_by_analysis(tmp_path):
     out = _ok(runner.invoke(app, [PROMPT, "-g", "clarity", "-g", "accuracy", "-n", "3",
                                   "--stats", _empty_stats(tmp_path)]))
-    assert {"analysis", "control", "variations", "ranked_by"} <= set(out)
+    assert {"analysis", "control", "variations", "ranked_by", "for_model"} <= set(out)
     assert [v["rank"] for v in out["variations"]] == [1, 2, 3]
     for v in out["variations"]:
         assert "{{review}}" in v["prompt"] and v["rationale"] and v["patterns"]
