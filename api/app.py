@@ -27,6 +27,7 @@ from api.ratelimit import RateLimiter
 from api.readiness import Check, MongoPing
 from api.request_metrics import RequestMetrics
 from api.routes import API_PREFIX, ab_tests, analysis, dashboard, health, optimize, patterns, stream
+from api.routes.analysis import PredictorFile
 from api.routes.dashboard import STATIC
 from api.settings import ApiSettings
 from api.store import Store, StoreUnavailable
@@ -77,6 +78,7 @@ def create_app(
     app.state.checks = dict(checks)
     app.state.auth = Authenticator(store, settings)
     app.state.limiter = limiter or RateLimiter()
+    app.state.predictor = PredictorFile(settings.predictor_path)
     app.state.started = time.monotonic()
 
     install_error_handlers(app)

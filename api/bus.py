@@ -142,9 +142,13 @@ class KafkaFeed:
     def __init__(self, consumer: AIOKafkaConsumer, experiment_id: str | None) -> None:
         self._consumer = consumer
         self._key = experiment_id.encode() if experiment_id is not None else None
+        self._closed = False
 
     async def close(self) -> None:
-        await self._consumer.stop()
+        # Called by the stream's end and by the response's background task: once is enough.
+        if not self._closed:
+            self._closed = True
+            await self._consumer.stop()
 
     async def __aiter__(self) -> AsyncIterator[AnalysisReady]:
         backlog: dict[tuple[str, int], AnalysisReady] | None = {}

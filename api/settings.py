@@ -28,3 +28,6 @@ class ApiSettings(BaseSettings):
     check_timeout_s: float = 3.0  # per dependency in /ready
     migrate_on_start: bool = True
     max_body_bytes: int = 2_000_000  # an experiment with thousands of test cases fits
+    # The trained performance predictor /predict serves; empty: the optimizer's default
+    # (.promptopt/predictor.joblib, written by `promptopt optimize --train ...`).
+    predictor_path: str = ""

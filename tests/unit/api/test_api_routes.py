@@ -175,10 +175,47 @@ def test_analyze_refuses_a_too_short_prompt(api):
     assert response.json()["error"]["message"].startswith("prompt: prompt too short")
 
 
-def test_predict_says_it_is_not_built_yet(api):
-    response = api.client.post("/api/v1/predict", json={}, headers=api.auth())
-    assert response.status_code == 501
-    assert response.json()["error"]["code"] == "not-implemented"
+PREDICT = {"prompt": "You are an expert. Classify the sentiment of this review in one word: "
+                     "{{review}}", "models": ["sim/small", "sim/large"],
+           "domain": "classification"}
+
+
+def test_predict_without_a_trained_predictor_says_how_to_train_one(make_api, tmp_path):
+    api = make_api(predictor_path=str(tmp_path / "none.joblib"))
+    response = api.client.post("/api/v1/predict", json=PREDICT, headers=api.auth())
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "not-trained" and "--train" in error["message"]
+
+
+def test_predict_serves_the_trained_predictor(make_api, tmp_path):
+    from agents.optimizer.predictor import Measured, Predictor
+
+    good = "You are an expert. Answer in one word: positive or negative. {{review}}"
+    rows = [Measured(good if i % 2 else f"What about this {i}? {{{{review}}}}", None, (),
+                     "sim/small", "classification", 0.9 if i % 2 else 0.3, 10, f"g{i}")
+            for i in range(8)]
+    path = Predictor.train(rows).save(tmp_path / "predictor.joblib")
+    api = make_api(predictor_path=str(path))
+    response = api.client.post("/api/v1/predict", json=PREDICT, headers=api.auth())
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert [m["model"] for m in data["models"]] == ["sim/small", "sim/large"]
+    assert all(0 <= m["score"] <= 1 and 0 <= m["confidence"] <= 1 for m in data["models"])
+    assert data["predictor"]["rows"] == 8
+    plain = api.client.post("/api/v1/predict", headers=api.auth(), json={
+        **PREDICT, "prompt": "What about this one? {{review}}"}).json()["data"]
+    assert data["score"] > plain["score"]  # it learned the expert, one-word prompts score higher
+
+
+def test_predict_validates_its_input(api):
+    short = api.client.post("/api/v1/predict", json={**PREDICT, "prompt": "hi"},
+                            headers=api.auth())
+    assert short.status_code == 422 and short.json()["error"]["message"].startswith("prompt:")
+    no_models = api.client.post("/api/v1/predict", json={**PREDICT, "models": []},
+                                headers=api.auth())
+    assert no_models.status_code == 422
+    assert no_models.json()["error"]["details"][0]["field"] == "models"
 
 
 def test_pattern_search_ranks_by_measured_success(api):
