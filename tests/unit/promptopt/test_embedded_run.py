@@ -20,18 +20,38 @@ def _spec(**changes):
     return load_experiment(EXAMPLE).model_copy(update=changes)
 
 
+def _fixed(**changes):
+    spec = _spec(**changes)
+    return spec.model_copy(update={"analysis": spec.analysis.model_copy(update={"design": "fixed"})})
+
+
 async def test_a_run_yields_one_final_analysis_with_every_trial_counted():
-    spec = _spec(n_variations=2)
+    spec = _fixed(n_variations=2)
     result = await run_experiment(spec, "embedded-1")
     [final] = result.finals()
     n_variations = len(result.rounds[0].variations)
+    planned = n_variations * len(spec.test_cases)
     assert n_variations == 3
-    assert final.trials_expected == final.trials_done == n_variations * 20
-    assert sum(v.n + v.n_failed for v in final.variations) == n_variations * 20
+    assert final.trials_expected == final.trials_done == planned
+    assert sum(v.n + v.n_failed for v in final.variations) == planned
     assert [v.is_control for v in final.variations].count(True) == 1
     assert final.decision in ("winner", "control-best", "inconclusive")
     assert not result.dead_letters
-    assert len({t.trial_id for t in result.trials}) == len(result.trials) == n_variations * 20
+    assert len({t.trial_id for t in result.trials}) == len(result.trials) == planned
+
+
+async def test_the_example_finds_its_winner_early_with_always_valid_p_values():
+    """The example's sequential design may stop as soon as a winner is clear: the
+    output-format variation wins on the simulator, before every trial has run."""
+    spec = _spec()
+    result = await run_experiment(spec, "embedded-seq")
+    [final] = result.finals()
+    winner = next(v for v in final.variations if v.variation_id == final.winner_id)
+    assert final.decision == "winner" and "output-format" in winner.patterns
+    assert winner.p_adjusted <= spec.analysis.alpha and winner.lift >= spec.analysis.min_effect
+    assert final.trials_done < final.trials_expected  # stopped early ...
+    skipped = [t for t in result.trials if t.status == "skipped"]
+    assert all(t.reason.startswith("stopped") for t in skipped)  # ... and said so
 
 
 async def test_a_redelivered_prompt_does_not_double_count(monkeypatch):
@@ -39,7 +59,7 @@ async def test_a_redelivered_prompt_does_not_double_count(monkeypatch):
     and the statistics fold each trial once."""
     from agents.runtime import local
 
-    spec = _spec(n_variations=1, analysis=_spec().analysis.model_copy(update={"design": "fixed"}))
+    spec = _fixed(n_variations=1)
     original_publish = local.LocalRuntime.publish
 
     async def publish_twice(self, topic, event):
@@ -51,9 +71,10 @@ async def test_a_redelivered_prompt_does_not_double_count(monkeypatch):
     result = await run_experiment(spec, "embedded-dup")
     finals = result.finals()
     assert len(finals) == 1
-    assert finals[0].trials_done == 40
-    assert len(result.trials) == 80  # every trial delivered twice ...
-    assert len({t.trial_id for t in result.trials}) == 40  # ... under the same 40 ids
+    planned = 2 * len(spec.test_cases)
+    assert finals[0].trials_done == planned
+    assert len(result.trials) == 2 * planned  # every trial delivered twice ...
+    assert len({t.trial_id for t in result.trials}) == planned  # ... under the same ids
 
 
 def test_the_cli_prints_a_report_and_writes_the_json_result(tmp_path):
@@ -66,7 +87,8 @@ def test_the_cli_prints_a_report_and_writes_the_json_result(tmp_path):
     [path] = tmp_path.glob("*.json")
     result = json.loads(path.read_text())
     [final] = result["final_analyses"]
-    assert final["trials_done"] == len(result["trials"])
+    # Every planned trial is reported, including those skipped after an early stop.
+    assert len(result["trials"]) == final["trials_expected"] >= final["trials_done"]
     assert {"mean", "ci_low", "ci_high", "p_value"} <= set(final["variations"][1])
 
 
