@@ -51,9 +51,9 @@ def create_app(
     core = core or get_settings()
     store = store if store is not None else PostgresStore(core.postgres_dsn)
     bus = bus if bus is not None else KafkaBus(core.kafka_bootstrap)
-    mongo = MongoPing(core.mongo_uri, settings.check_timeout_s) if checks is None else None
+    mongo: MongoPing | None = None
     if checks is None:
-        assert mongo is not None
+        mongo = MongoPing(core.mongo_uri, settings.check_timeout_s)
         checks = {"kafka": bus.check, "postgres": store.ping, "mongo": mongo}
 
     @asynccontextmanager
