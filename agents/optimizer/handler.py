@@ -27,7 +27,8 @@ def generated_key(experiment_id: str, round_: int) -> str:
 
 
 async def generate(event: PromptSubmitted, ctx: StepContext) -> list[Emit]:
-    """Round 1: the control and spec.n_variations pattern rewrites.
+    """Round 1: the control and up to spec.n_variations candidates: the meta-optimizer's
+    (when an LLM is configured), a layout for the target model family, pattern rewrites.
 
     A redelivered prompt-submitted re-emits the round generated the first time (kept in
     ctx.state), even if pattern statistics moved since, so downstream sees one round.
