@@ -22,7 +22,7 @@ REQUESTS = Counter("api_requests_total", "HTTP requests served by the API",
                    ["method", "route", "status"])
 LATENCY = Histogram("api_request_duration_seconds",
                     "Time to the end of the response (SSE: the stream's lifetime)",
-                    ["method", "route"],
+                    ["method", "route", "status"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60))
 OPEN_STREAMS = Gauge("api_open_streams", "Server-sent event streams currently open")
 
@@ -71,6 +71,7 @@ class RequestMetrics:
                                                code="internal"))
             await response(scope, receive, send_with_id)
         finally:
-            labels: dict[str, Any] = {"method": scope["method"], "route": route_label(scope)}
-            REQUESTS.labels(**labels, status=str(status)).inc()
+            labels: dict[str, Any] = {"method": scope["method"], "route": route_label(scope),
+                                      "status": str(status)}
+            REQUESTS.labels(**labels).inc()
             LATENCY.labels(**labels).observe(time.perf_counter() - start)

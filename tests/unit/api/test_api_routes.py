@@ -283,4 +283,5 @@ def test_metrics_count_requests_by_route_template_and_status(api):
     assert ('api_requests_total{method="GET",route="/api/v1/test/{experiment_id}/results",'
             'status="404"}') in text
     assert "some-id-123" not in text
-    assert "api_request_duration_seconds_bucket" in text
+    assert ('api_request_duration_seconds_count{method="GET",'
+            'route="/api/v1/test/{experiment_id}/results",status="404"}') in text
