@@ -18,7 +18,7 @@ EXAMPLE = Path(__file__).parents[3] / "examples" / "sentiment.yaml"
 
 def test_the_example_loads_with_its_default_assertions_merged():
     spec = load_experiment(EXAMPLE)
-    assert len(spec.test_cases) == 20
+    assert len(spec.test_cases) == 40
     first = spec.test_cases[0]
     assert [a.type for a in first.all_assertions()] == ["iequals", "length"]
     assert spec.analysis.design == "sequential" and spec.analysis.min_effect == 0.1

@@ -55,10 +55,15 @@ trial_lists = st.lists(
 
 
 def observations(rows) -> list[Observation]:
-    out = []
-    for i, (vid, cell, value, failed) in enumerate(rows):
-        out.append(Observation(f"t{i}", vid, vid.upper(), vid == "ctl", (), f"c{cell}|m|0", "m",
-                               None if failed else value))
+    """As the trials agent makes them: one trial per (variation, cell), its id derived from
+    both, so a variation never has two different trials in one cell."""
+    out, seen = [], set()
+    for vid, cell, value, failed in rows:
+        if (vid, cell) in seen:
+            continue
+        seen.add((vid, cell))
+        out.append(Observation(f"{vid}-{cell}", vid, vid.upper(), vid == "ctl", (),
+                               f"c{cell}|m|0", "m", None if failed else value))
     return out
 
 
