@@ -158,6 +158,7 @@ class ExperimentControl(Event):
     experiment_id: str
     command: Literal["stop", "budget-exhausted"]
     reason: str = ""
+    round: int | None = Field(default=None, description="the round it applies to; None: all")
 
 
 class DeadLetter(Event):

@@ -92,8 +92,10 @@ async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
         record.final_sent = all_in or stopped_early
         emits.append(Emit(ANALYSIS_READY, _analysis(event, record, summary)))
         if stopped_early:
+            # This round is decided; a next round of the same experiment must still run.
             emits.append(Emit(EXPERIMENT_CONTROL, ExperimentControl(
-                experiment_id=event.experiment_id, command="stop", reason=summary.reason)))
+                experiment_id=event.experiment_id, command="stop", reason=summary.reason,
+                round=event.round)))
         if record.final_sent:
             _forget_trials(services, ctx.state, key)
 

@@ -19,8 +19,9 @@ from topics.catalogue import TRIAL_COMPLETED, TRIAL_REQUESTED
 BUDGET_COST_REASON = "budget: max_cost_usd"
 
 
-def stop_key(experiment_id: str) -> str:
-    return f"stopped:{experiment_id}"
+def stop_key(experiment_id: str, round_: int | None = None) -> str:
+    """A stop of one round (a sequential decision) or of every round (a user, a budget)."""
+    return f"stopped:{experiment_id}" if round_ is None else f"stopped:{experiment_id}:r{round_}"
 
 
 async def fan_out(event: VariationGenerated, ctx: StepContext) -> list[Emit]:
@@ -50,7 +51,8 @@ async def fan_out(event: VariationGenerated, ctx: StepContext) -> list[Emit]:
 async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
     """Make the trial's LLM call and report it; never raises for an LLM or template error."""
     services: TrialsServices = ctx.services
-    stopped = ctx.shared.get(stop_key(event.experiment_id))
+    stopped = ctx.shared.get(stop_key(event.experiment_id)) or ctx.shared.get(
+        stop_key(event.experiment_id, event.round))
     if stopped:
         return [_completed(event, status="skipped", reason=str(stopped), attempts=0)]
     cap = event.budget.max_cost_usd
@@ -81,7 +83,7 @@ async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
 
 async def control(event: ExperimentControl, ctx: StepContext) -> list[Emit]:
     """Remember that an experiment is stopped; every later trial of it is skipped."""
-    ctx.shared[stop_key(event.experiment_id)] = stop_reason(event)
+    ctx.shared[stop_key(event.experiment_id, event.round)] = stop_reason(event)
     return []
 
 

@@ -92,3 +92,14 @@ async def test_money_budget_reached_publishes_budget_exhausted_once():
     assert len(controls) == 1 and controls[0].command == "budget-exhausted"
     assert "0.05" in controls[0].reason
     assert analyses(emits)[0].budget_exhausted
+
+
+async def test_a_sequential_winner_stops_only_its_own_round():
+    sequential = AnalysisConfig(design="sequential")
+    events = [t.model_copy(update={"analysis": sequential, "expected_trials": 200})
+              for t in trials_of_a_clear_win(100)]
+    emits = await fold_all(events, {}, ScorerServices(snapshot_every=10))
+    [stop] = [e.event for e in emits if isinstance(e.event, ExperimentControl)]
+    final = analyses(emits)[-1]
+    assert final.final and final.decision == "winner" and final.trials_done < 200
+    assert stop.command == "stop" and stop.round == 1

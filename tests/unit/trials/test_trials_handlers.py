@@ -219,3 +219,17 @@ async def test_budget_and_domain_travel_with_every_trial(make_sim, settings_for,
         done = await run_all(requests, await trials_ctx(settings_for(sim)))
     for trial in [*requests, *skipped, *done]:
         assert trial.budget == budget and trial.domain == "reviews"
+
+
+async def test_a_round_decided_early_does_not_stop_the_next_round(
+        make_sim, settings_for, trials_ctx):
+    async with make_sim() as sim:
+        shared: dict = {}
+        ctx = await trials_ctx(settings_for(sim), shared=shared)
+        await control(ExperimentControl(experiment_id="exp-1", command="stop", round=1,
+                                        reason="winner found"), ctx)
+        round_1 = [e.event for e in await fan_out(round_event(round_=1), StepContext({}, {}))]
+        round_2 = [e.event for e in await fan_out(round_event(round_=2), StepContext({}, {}))]
+        first, second = await run_all(round_1, ctx), await run_all(round_2, ctx)
+    assert all(d.status == "skipped" and d.reason == "stopped: winner found" for d in first)
+    assert all(d.status == "completed" for d in second)
