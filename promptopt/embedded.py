@@ -8,10 +8,13 @@ analysis is in.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from agents.patterns.learning import SHARED_TABLE as PATTERN_STATS
 from agents.runtime.assembly import all_agents
 from agents.runtime.local import LocalRuntime
 from agents.scorer.stats.power import PlanCheck, check_plan
@@ -75,7 +78,13 @@ async def run_experiment(
     sim_config: Any = None,
     on_event: Callable[[Topic, Event], None] | None = None,
     timeout_s: float = 600,
+    pattern_stats: Path | None = None,
 ) -> RunResult:
+    """Run one experiment to its last final analysis.
+
+    pattern_stats: a JSON file of learned pattern statistics, read before and written
+    after, so that successive local runs learn as the Kafka fleet does.
+    """
     settings = settings or get_settings()
     result = RunResult(experiment_id, spec)
     collectors = {
@@ -102,7 +111,15 @@ async def run_experiment(
                        (VARIATION_GENERATED, ANALYSIS_READY, TRIAL_COMPLETED, DEAD_LETTER)],
         )
         await stack.enter_async_context(runtime)
+        learned = runtime.shared(PATTERN_STATS)
+        if pattern_stats is not None and pattern_stats.exists():
+            learned.update(json.loads(pattern_stats.read_text()))
         await runtime.publish(PROMPT_SUBMITTED,
                               PromptSubmitted(experiment_id=experiment_id, spec=spec))
         await runtime.run_until_idle(timeout=timeout_s)
+        if pattern_stats is not None:
+            pattern_stats.parent.mkdir(parents=True, exist_ok=True)
+            # Only the posteriors: the table also holds per-experiment round memory.
+            posteriors = {k: v for k, v in learned.items() if k.startswith("pattern:")}
+            pattern_stats.write_text(json.dumps(posteriors, indent=1, sort_keys=True))
     return result

@@ -48,10 +48,10 @@ async def open_services(settings: Any = None) -> OptimizerServices:
         from promptopt.settings import get_settings
 
         settings = get_settings()
-    model_id = getattr(settings, "optimizer_model", None)
+    model_id = settings.optimizer_model
     return OptimizerServices(
         settings=settings,
-        predictor=load_predictor(getattr(settings, "predictor_path", None)),
+        predictor=load_predictor(settings.predictor_path),
         default_meta_model=ModelSpec(id=model_id) if model_id else None,
     )
 

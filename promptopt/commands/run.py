@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from promptopt.embedded import plan_check, run_experiment
 from promptopt.experiment_file import ExperimentFileError, experiment_id_for, load_experiment
 from promptopt.report import make_console, render
+from promptopt.settings import get_settings
 from schemas.events import Event, TrialCompleted, VariationGenerated
 from topics.catalogue import Topic
 
@@ -26,6 +27,8 @@ def run(
     out: Path = typer.Option(Path("results"), help="folder for the JSON result"),
     experiment_id: str = typer.Option("", help="default: derived from the file's content"),
     sim_config: Path | None = typer.Option(None, help="LLM simulator config (YAML/JSON)"),
+    no_learning: bool = typer.Option(
+        False, "--no-learning", help="neither read nor update the learned pattern statistics"),
 ) -> None:
     """Optimize the prompt in FILE locally and print the A/B report."""
     err = Console(stderr=True)
@@ -58,7 +61,9 @@ def run(
             elif isinstance(event, TrialCompleted):
                 progress.advance(bar)
 
-        result = asyncio.run(run_experiment(spec, exp_id, sim_config=sim, on_event=on_event))
+        result = asyncio.run(run_experiment(
+            spec, exp_id, sim_config=sim, on_event=on_event,
+            pattern_stats=None if no_learning else Path(get_settings().pattern_stats_path)))
 
     render(console, result.rounds, result.finals())
     out.mkdir(parents=True, exist_ok=True)

@@ -99,3 +99,16 @@ def test_the_cli_refuses_a_bad_file_with_exit_2(tmp_path):
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
     assert "javascript" in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def test_local_runs_accumulate_learned_pattern_statistics(tmp_path):
+    learned = tmp_path / "pattern-stats.json"
+    spec = _fixed(n_variations=1)
+    await run_experiment(spec, "learn-1", pattern_stats=learned)
+    first = json.loads(learned.read_text())
+    await run_experiment(spec, "learn-2", pattern_stats=learned)
+    second = json.loads(learned.read_text())
+    assert first and all(k.startswith("pattern:") and "|classification|" in k for k in first)
+    # Outcomes recorded = sum of (alpha + beta) less each Beta(1, 1) prior.
+    outcomes = lambda stats: sum(v["alpha"] + v["beta"] - 2 for v in stats.values())  # noqa: E731
+    assert outcomes(first) == 1 and outcomes(second) == 2
