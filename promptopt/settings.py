@@ -39,14 +39,14 @@ class Settings(BaseSettings):
     llm_concurrency: int = 64
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 3
-    snapshot_every: int = 10
+    snapshot_every: int = 10  # analysis-ready snapshot after every N folded trials
 
     # The optimizer: its trained performance predictor (`promptopt optimize --train`), the
     # LLM of its OPRO-style meta-optimizer (None: pattern rewrites only), and where the
     # embedded runtime keeps learned pattern statistics between `promptopt run`s.
     predictor_path: str = ".promptopt/predictor.joblib"
     optimizer_model: str | None = None
-    pattern_stats_path: str = ".promptopt/pattern-stats.json"  # analysis-ready snapshot after every N folded trials
+    pattern_stats_path: str = ".promptopt/pattern-stats.json"
 
 
 @lru_cache(maxsize=1)

@@ -110,5 +110,5 @@ async def test_local_runs_accumulate_learned_pattern_statistics(tmp_path):
     second = json.loads(learned.read_text())
     assert first and all(k.startswith("pattern:") and "|classification|" in k for k in first)
     # Outcomes recorded = sum of (alpha + beta) less each Beta(1, 1) prior.
-    outcomes = lambda stats: sum(v["alpha"] + v["beta"] - 2 for v in stats.values())  # noqa: E731
+    outcomes = lambda stats: sum(v["alpha"] + v["beta"] - 2 for v in stats.values())
     assert outcomes(first) == 1 and outcomes(second) == 2
