@@ -161,6 +161,31 @@ class ExperimentControl(Event):
     round: int | None = Field(default=None, description="the round it applies to; None: all")
 
 
+def pattern_posterior_key(pattern_id: str, domain: str, model: str) -> str:
+    return f"pattern:{pattern_id}|{domain}|{model}"
+
+
+class PatternOutcomeRecorded(Event):
+    """What one round's final analysis taught about one pattern (success: it made a
+    significant winner). Keyed by the posterior it updates, so one worker owns each."""
+
+    experiment_id: str
+    round: int
+    variation_id: str
+    pattern_id: str
+    domain: str
+    model: str
+    success: bool
+
+    @property
+    def posterior_key(self) -> str:
+        return pattern_posterior_key(self.pattern_id, self.domain, self.model)
+
+    @property
+    def outcome_id(self) -> str:
+        return f"{self.experiment_id}#r{self.round}|{self.variation_id}|{self.posterior_key}"
+
+
 class DeadLetter(Event):
     source_topic: str
     partition: int | None = None
@@ -181,6 +206,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TrialCompleted,
         AnalysisReady,
         ExperimentControl,
+        PatternOutcomeRecorded,
         DeadLetter,
     )
 }
@@ -194,6 +220,7 @@ __all__ = [
     "Event",
     "ExperimentControl",
     "ModelSpec",
+    "PatternOutcomeRecorded",
     "PromptSubmitted",
     "TestCase",
     "TrialCompleted",

@@ -9,6 +9,7 @@ from schemas.events import (
     DeadLetter,
     Event,
     ExperimentControl,
+    PatternOutcomeRecorded,
     PromptSubmitted,
     TrialCompleted,
     TrialRequested,
@@ -62,6 +63,11 @@ EXPERIMENT_CONTROL = Topic(
     "experiment-control", ExperimentControl, key="experiment_id", partitions=1, public=False,
     description="Stop commands and budget exhaustion, read by every trials worker.",
 )
+PATTERN_OUTCOME = Topic(
+    "pattern-outcome", PatternOutcomeRecorded, key="posterior_key", public=False,
+    description="What a final analysis taught about one pattern; keyed by the posterior it "
+                "updates, so each posterior has a single writer.",
+)
 DEAD_LETTER = Topic(
     "dead-letter", DeadLetter, key="source_topic", partitions=1, retention_ms=30 * DAY_MS,
     public=False, description="Events that failed to parse or validate, with the reason.",
@@ -74,6 +80,7 @@ TOPICS: tuple[Topic, ...] = (
     TRIAL_COMPLETED,
     ANALYSIS_READY,
     EXPERIMENT_CONTROL,
+    PATTERN_OUTCOME,
     DEAD_LETTER,
 )
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}

@@ -1,20 +1,17 @@
 """The patterns room: the pattern library and the success statistics learned per pattern."""
 
-from agents.patterns.handler import learn
+from agents.patterns.handler import learn, tally
 from agents.patterns.learning import SHARED_TABLE
 from agents.runtime.contract import Agent, Step
-from topics.catalogue import ANALYSIS_READY
+from topics.catalogue import ANALYSIS_READY, PATTERN_OUTCOME
 
 AGENT = Agent(
     name="patterns",
     steps=(
-        Step(
-            name="patterns.learn",
-            consumes=ANALYSIS_READY,
-            handle=learn,
-            state_table="patterns-learned",
-            shared_table=SHARED_TABLE,
-        ),
+        Step(name="patterns.learn", consumes=ANALYSIS_READY, handle=learn,
+             state_table="patterns-learned"),
+        Step(name="patterns.tally", consumes=PATTERN_OUTCOME, handle=tally,
+             state_table="patterns-tally", shared_table=SHARED_TABLE),
     ),
 )
 

@@ -1,10 +1,19 @@
-"""The patterns step: learn from each round's final analysis, exactly once."""
+"""The patterns steps: learn from each round's final analysis, exactly once.
+
+Learning is two steps so that every posterior has a single writer. `learn` (partitioned
+by experiment) turns a final analysis into pattern outcomes on pattern-outcome, keyed by
+the posterior each one updates; `tally` (partitioned by posterior) adds them up. Two
+workers finishing experiments at once thus never race on the same posterior.
+"""
 
 from __future__ import annotations
 
-from agents.patterns.learning import apply_outcomes, outcomes_from_analysis
+from dataclasses import asdict
+
+from agents.patterns.learning import PatternOutcome, apply_outcomes, outcomes_from_analysis
 from agents.runtime.contract import Emit, StepContext
-from schemas.events import AnalysisReady
+from schemas.events import AnalysisReady, PatternOutcomeRecorded
+from topics.catalogue import PATTERN_OUTCOME
 
 
 def done_key(experiment_id: str, round_: int) -> str:
@@ -12,16 +21,27 @@ def done_key(experiment_id: str, round_: int) -> str:
 
 
 async def learn(event: AnalysisReady, ctx: StepContext) -> list[Emit]:
-    """Update pattern posteriors (ctx.shared) from a final analysis.
+    """Publish what a final analysis teaches about each pattern; snapshots teach nothing.
 
-    Snapshots are ignored; a redelivered final analysis of a round already learned from is
-    ignored too (ctx.state remembers the round), so at-least-once delivery never double counts.
+    A redelivered final analysis of a round already learned from is ignored (ctx.state
+    remembers the round); should a crash re-publish outcomes anyway, tally drops them.
     """
     if not event.final:
         return []
     key = done_key(event.experiment_id, event.round)
     if ctx.state.get(key):
         return []
-    apply_outcomes(ctx.shared, outcomes_from_analysis(event))
     ctx.state[key] = True
+    return [Emit(PATTERN_OUTCOME, PatternOutcomeRecorded(**asdict(o)))
+            for o in outcomes_from_analysis(event)]
+
+
+async def tally(event: PatternOutcomeRecorded, ctx: StepContext) -> list[Emit]:
+    """Add one outcome to its posterior in the shared pattern statistics, once."""
+    seen = f"seen:{event.outcome_id}"
+    if ctx.state.get(seen):
+        return []
+    fields = event.model_dump(exclude={"schema_version", "occurred_at"})
+    apply_outcomes(ctx.shared, [PatternOutcome(**fields)])
+    ctx.state[seen] = True
     return []

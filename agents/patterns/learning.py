@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.events import AnalysisReady, VariationResult
+from schemas.events import AnalysisReady, VariationResult, pattern_posterior_key
 
 SHARED_TABLE = "pattern-stats"
 ANY_MODEL = "*"  # the model label when an analysis names no model
@@ -45,7 +45,7 @@ class Posterior:
 
 
 def stats_key(pattern_id: str, domain: str, model: str) -> str:
-    return f"pattern:{pattern_id}|{domain}|{model}"
+    return pattern_posterior_key(pattern_id, domain, model)
 
 
 def is_significant_win(analysis: AnalysisReady, variation: VariationResult) -> bool:

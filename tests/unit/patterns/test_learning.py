@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from agents.patterns import AGENT
+from dataclasses import asdict
+
+from schemas.events import PatternOutcomeRecorded
 from agents.patterns.learning import (
     PatternOutcome,
     outcomes_from_analysis,
@@ -63,18 +66,39 @@ def test_snapshots_teach_nothing():
 
 
 async def test_learn_updates_posteriors_once_per_round_even_if_redelivered():
-    step = AGENT.steps[0]
-    assert step.name == "patterns.learn" and step.shared_table == "pattern-stats"
-    ctx = StepContext(state={}, shared={}, services=None)
-    await step.handle(_analysis(final=False, decision="running"), ctx)
-    assert ctx.shared == {}
-    for _ in range(3):  # at-least-once delivery of the same final analysis
-        assert await step.handle(_analysis(), ctx) == []
-    assert ctx.shared[stats_key("role", "support", "sim/small")] == {"alpha": 2.0, "beta": 1.0}
-    assert ctx.shared[stats_key("concise", "support", "sim/large")] == {"alpha": 1.0, "beta": 2.0}
+    learn, tally = AGENT.steps
+    assert (learn.name, tally.name) == ("patterns.learn", "patterns.tally")
+    assert tally.shared_table == "pattern-stats" and tally.consumes.key == "posterior_key"
+    learn_ctx = StepContext(state={}, shared={}, services=None)
+    tally_ctx = StepContext(state={}, shared={}, services=None)
+
+    async def deliver(analysis, times=1):
+        for _ in range(times):  # at-least-once delivery, at both hops
+            for emit in await learn.handle(analysis, learn_ctx):
+                for _ in range(times):
+                    assert await tally.handle(emit.event, tally_ctx) == []
+
+    await deliver(_analysis(final=False, decision="running"))
+    assert tally_ctx.shared == {}
+    await deliver(_analysis(), times=3)
+    shared = tally_ctx.shared
+    assert shared[stats_key("role", "support", "sim/small")] == {"alpha": 2.0, "beta": 1.0}
+    assert shared[stats_key("concise", "support", "sim/large")] == {"alpha": 1.0, "beta": 2.0}
     # a second round of the same experiment is new evidence
-    await step.handle(_analysis(round=2), ctx)
-    assert read_posterior(ctx.shared, "role", "support", "sim/small").alpha == 3.0
+    await deliver(_analysis(round=2))
+    assert read_posterior(shared, "role", "support", "sim/small").alpha == 3.0
+
+
+async def test_tally_drops_outcomes_published_twice_by_a_crashed_learner():
+    _, tally = AGENT.steps
+    ctx = StepContext(state={}, shared={}, services=None)
+    [outcome] = [o for o in outcomes_from_analysis(_analysis())
+                 if (o.pattern_id, o.model) == ("role", "sim/small")]
+    event = PatternOutcomeRecorded(**asdict(outcome))
+    again = PatternOutcomeRecorded(**asdict(outcome))  # a new event, the same outcome
+    await tally.handle(event, ctx)
+    await tally.handle(again, ctx)
+    assert read_posterior(ctx.shared, "role", "support", "sim/small").alpha == 2.0
 
 
 def test_pooled_posterior_adds_evidence_of_each_model_to_one_prior():
