@@ -117,7 +117,9 @@ _DELIMITED = (
     re.compile(r"```(.*?)```", re.S),
     re.compile(r"###\s*(.*?)\s*(?:###|$)", re.S),
 )
-_MARKED = re.compile(r"(?:input|text|review|question|problem)\s*:\s*(.*)$", re.I | re.S)
+_MARKER = re.compile(r"\b(?:input|text|review|question|problem)\s*:\s*", re.I)
+# After a few-shot "Input: ...": the answer cue that ends the input ("Output:", ...).
+_ANSWER_CUE = re.compile(r"\b(?:output|answer|label)\s*:.*$", re.I | re.S)
 _WORD = re.compile(r"[A-Za-z']+")
 
 
@@ -201,8 +203,12 @@ def task_input(messages: list[dict[str, Any]]) -> str:
         found = pattern.findall(last)
         if found:
             return found[-1]
-    marked = list(_MARKED.finditer(last))
-    return marked[-1].group(1) if marked else last
+    # The last marker is the real input; earlier ones are few-shot examples.
+    markers = list(_MARKER.finditer(last))
+    if not markers:
+        return last
+    rest = last[markers[-1].end():]
+    return _ANSWER_CUE.sub("", rest).strip() or rest
 
 
 def count_tokens(text: str) -> int:

@@ -190,3 +190,11 @@ def test_config_loads_from_yaml(tmp_path):
         and cfg.latency.distribution == "lognormal"
         and cfg.base_for("sim/tiny") == 0.2
     )
+
+
+def test_with_few_shot_examples_the_last_input_is_the_one_solved():
+    from agents.trials.simulator.content import task_input
+
+    prompt = ("Classify the sentiment.\nInput: I hate it, awful\nOutput: negative\n"
+              "Input: lovely\nOutput: positive\n\nInput: great value, love it\nOutput:")
+    assert task_input([{"role": "user", "content": prompt}]) == "great value, love it"
