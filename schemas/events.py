@@ -48,6 +48,7 @@ class VariationGenerated(Event):
     round: int = Field(default=1, ge=1)
     variations: tuple[Variation, ...] = Field(min_length=1)
     spec: ExperimentSpec
+    submitted_by: str | None = None  # set when a user submits variations directly
 
 
 class TrialRequested(Event):

@@ -116,7 +116,8 @@ async def _write_variations(conn: asyncpg.Connection, event: VariationGenerated)
     # The submission may be consumed after its variations (different topics); make sure
     # the parent row exists so the variations never wait on ordering.
     await _write_submission(conn, PromptSubmitted(
-        experiment_id=event.experiment_id, spec=event.spec, occurred_at=event.occurred_at))
+        experiment_id=event.experiment_id, spec=event.spec, occurred_at=event.occurred_at,
+        submitted_by=event.submitted_by))
     await conn.executemany(INSERT_VARIATION, [
         (v.variation_id, event.experiment_id, event.round, v.name, v.prompt, v.system,
          v.is_control, list(v.patterns), list(v.rewrites), v.rationale, v.predicted_score,

@@ -81,7 +81,7 @@ async def create_test(
                                    "n_variations": len(variations) - 1, "max_rounds": 1})
     experiment_id = new_experiment_id(spec)
     event = VariationGenerated(
-        experiment_id=experiment_id, round=1, spec=spec,
+        experiment_id=experiment_id, round=1, spec=spec, submitted_by=user.id,
         variations=tuple(
             Variation(variation_id=variation_id(experiment_id, i),
                       name=v.name or ("control" if i == 0 else f"variation-{i}"),
