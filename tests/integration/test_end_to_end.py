@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from schemas.events import PromptSubmitted
-from tests.integration.conftest import commit_offsets, end_offsets
+from tests.integration.conftest import SESSION_APP_ID, commit_offsets, end_offsets
 from topics.client import PromptOptClient
 
 pytestmark = pytest.mark.integration
@@ -77,6 +77,43 @@ async def consume_until(bootstrap: str, topic: str, match, timeout: float = 120)
     finally:
         await consumer.stop()
     raise AssertionError("unreachable")
+
+
+async def trial_events(bootstrap: str, experiment_id: str, until: int,
+                       timeout: float = 120) -> int:
+    """How many trial-completed events the experiment has on the topic, once there are
+    `until` of them (replays and redeliveries included)."""
+    consumer = AIOKafkaConsumer("trial-completed", bootstrap_servers=bootstrap,
+                                group_id=f"count-{uuid.uuid4().hex[:8]}",
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    seen = 0
+    try:
+        async with asyncio.timeout(timeout):
+            async for record in consumer:
+                seen += record.key == experiment_id.encode()
+                if seen >= until:
+                    return seen
+    finally:
+        await consumer.stop()
+    raise AssertionError("unreachable")
+
+
+async def analyses_of(bootstrap: str, experiment_id: str, *, final: bool) -> list[dict]:
+    """Every analysis-ready value of the experiment now on the topic."""
+    consumer = AIOKafkaConsumer("analysis-ready", bootstrap_servers=bootstrap,
+                                group_id=f"scan-{uuid.uuid4().hex[:8]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=2000):
+            for records in batch.values():
+                found += [json.loads(r.value) for r in records
+                          if r.key == experiment_id.encode()]
+    finally:
+        await consumer.stop()
+    return [a for a in found if a["final"] == final]
 
 
 def final_for(experiment_id: str):
@@ -154,22 +191,19 @@ async def test_outside_producer_gets_the_final_analysis_and_stores_are_exact(
     assert 'trials_total{model="sim/small",status="completed"}' in scraped
     assert "optimization_requests_total" in scraped and "active_tests_total" in scraped
 
-    # Replay: stop the agents and start them afresh from the earliest offsets of this run
-    # (a new consumer group, with fresh state, reads every topic from where it stood when
-    # the test began). Nothing may be counted twice.
+    # Replay: stop the agents, rewind their consumer group to where every topic stood when
+    # the test began, and start them again. Every event is handled a second time (the
+    # trials are even run again); nothing may be counted twice.
     worker.stop()
     before = rows
-    replay_group = f"promptopt-replay-{uuid.uuid4().hex[:8]}"
-    await commit_offsets(settings.kafka_bootstrap, replay_group, start_offsets)
-    start_worker(replay_group)
-    replayed_final = await consume_until(
-        settings.kafka_bootstrap, "analysis-ready",
-        lambda key, value: key == experiment_id and value.get("final") is True
-        and value["occurred_at"] != final["occurred_at"], timeout=180)
-    assert replayed_final["trials_done"] == 40
+    await commit_offsets(settings.kafka_bootstrap, SESSION_APP_ID, start_offsets)
+    start_worker()
+    assert await trial_events(settings.kafka_bootstrap, experiment_id, until=80) == 80
     await asyncio.sleep(3)  # give the sinks time to (not) write duplicates
     assert await mongo_trials(settings, experiment_id) == 40
     assert await pg_rows(settings, experiment_id) == before
+    finals = await analyses_of(settings.kafka_bootstrap, experiment_id, final=True)
+    assert len(finals) == 1  # the scorer's restored state knows the round was decided
 
 
 async def test_malformed_event_goes_to_dead_letter_and_the_next_one_is_processed(

@@ -4,14 +4,12 @@ resumes from the last committed offsets."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from tests.integration.conftest import SESSION_APP_ID, start_simulator
 from tests.integration.test_end_to_end import (
@@ -21,26 +19,10 @@ from tests.integration.test_end_to_end import (
     mongo_trials,
     prompt_submitted,
     publish,
+    trial_events,
 )
 
 pytestmark = pytest.mark.integration
-
-
-async def wait_for_trials(bootstrap: str, experiment_id: str, count: int, timeout: float = 90):
-    consumer = AIOKafkaConsumer("trial-completed", bootstrap_servers=bootstrap,
-                                group_id=f"count-{uuid.uuid4().hex[:8]}",
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    seen = 0
-    try:
-        async with asyncio.timeout(timeout):
-            async for record in consumer:
-                if record.key == experiment_id.encode():
-                    seen += 1
-                    if seen >= count:
-                        return seen
-    finally:
-        await consumer.stop()
 
 
 async def test_sigkill_mid_experiment_then_restart_gives_exact_counts(
@@ -56,7 +38,7 @@ async def test_sigkill_mid_experiment_then_restart_gives_exact_counts(
         await publish(settings.kafka_bootstrap, "prompt-submitted", experiment_id,
                       json.dumps(prompt_submitted(experiment_id, n_tests=30)).encode())
 
-        await wait_for_trials(settings.kafka_bootstrap, experiment_id, 12)
+        await trial_events(settings.kafka_bootstrap, experiment_id, until=12)
         os.killpg(first.proc.pid, signal.SIGKILL)
         first.proc.wait(10)
 
