@@ -112,6 +112,10 @@ class VariationResult(BaseModel):
     ci_high: float | None = None
     test: str | None = None  # which test produced p_value (paired-t, welch, ...)
     p_value: float | None = None
+    # A rank-based check of the same comparison, robust to skewed or bounded scores:
+    # Wilcoxon signed-rank on the pairs, else Mann-Whitney U (R's conventions).
+    rank_test: str | None = None
+    p_rank: float | None = None
     p_adjusted: float | None = None
     p_always_valid: float | None = None
     cs_low: float | None = None  # always-valid confidence sequence for the difference

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from scipy import stats as sps
 
 from agents.scorer.stats import classic
@@ -98,6 +99,8 @@ class _Comparison:
     effect_size_d: float | None = None
     paired: bool = False
     p_adjusted: float | None = None
+    rank_test: str | None = None
+    p_rank: float | None = None
 
 
 class ExperimentStats:
@@ -357,6 +360,8 @@ class ExperimentStats:
             comp.effect_size_d = comp.lift / pooled if pooled else None
         if comp.lift is not None and control.moments.n and control.moments.mean != 0:
             comp.relative_lift = comp.lift / control.moments.mean
+        if not binary:
+            comp.rank_test, comp.p_rank = _rank_check(arm, control, comp.paired)
         return comp
 
     def _result(self, arm: _Arm, comp: _Comparison | None, bayes: tuple[float, float] | None
@@ -372,6 +377,8 @@ class ExperimentStats:
             fields = {
                 "test": comp.test,
                 "p_value": comp.p_value,
+                "rank_test": comp.rank_test,
+                "p_rank": comp.p_rank,
                 "p_adjusted": comp.p_adjusted,
                 "p_always_valid": arm.av_p,
                 "cs_low": arm.cs_low,
@@ -535,6 +542,23 @@ class ExperimentStats:
         except ValueError:
             return None
         return max(0, math.ceil(needed) - have)
+
+
+def _rank_check(arm: _Arm, control: _Arm, paired: bool) -> tuple[str | None, float | None]:
+    """Wilcoxon signed-rank on the pairs (every difference zero: p = 1, nothing to rank),
+    else Mann-Whitney U on the two samples; O(n log n), so only at analysis time."""
+    if paired:
+        diffs = np.array([v - control.cells[c] for c, v in arm.cells.items()
+                          if c in control.cells])
+        if not diffs.any():
+            return "wilcoxon", 1.0
+        return "wilcoxon", classic.signed_rank(diffs).p_value
+    x, y = np.array(list(arm.cells.values())), np.array(list(control.cells.values()))
+    if x.size < 2 or y.size < 2:
+        return None, None
+    if np.ptp(np.concatenate([x, y])) == 0:
+        return "mann-whitney", 1.0  # every value tied: no evidence of a difference
+    return "mann-whitney", classic.rank_sum(x, y).p_value
 
 
 def _lift(c: _Comparison) -> float:

@@ -248,3 +248,17 @@ def test_plan_check_warns_when_the_sample_cannot_detect_the_minimum_effect():
     binary = check_plan(50, 0.25, metric="pass", baseline=0.5)
     assert binary.n_needed == 58 and binary.warning is not None  # 57.67 per group, rounded up
     assert check_plan(10, 0.0).warning is None  # no minimum effect stated: nothing to check
+
+
+def test_the_analysis_adds_a_wilcoxon_check_on_the_pairs():
+    """R: wilcox.test(extra ~ group, data = sleep, paired = TRUE) gives V = 0,
+    p-value = 0.009091 (normal approximation with continuity correction: ties and a zero)."""
+    group1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+    group2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+    stats = ExperimentStats.new(AnalysisConfig(design="fixed"))
+    for i, (x, y) in enumerate(zip(group1, group2, strict=True)):
+        stats.fold(Observation(f"c{i}", "c", "control", True, (), f"p{i}", "m", x))
+        stats.fold(Observation(f"v{i}", "v", "v", False, (), f"p{i}", "m", y))
+    [result] = [v for v in stats.analyze(final=True).variations if not v.is_control]
+    assert result.rank_test == "wilcoxon"
+    assert result.p_rank == pytest.approx(0.009091, rel=1e-4)
