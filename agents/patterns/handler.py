@@ -8,9 +8,7 @@ workers finishing experiments at once thus never race on the same posterior.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from agents.patterns.learning import PatternOutcome, apply_outcomes, outcomes_from_analysis
+from agents.patterns.learning import apply_outcomes, outcomes_from_analysis
 from agents.runtime.contract import Emit, StepContext
 from schemas.events import AnalysisReady, PatternOutcomeRecorded
 from topics.catalogue import PATTERN_OUTCOME
@@ -32,8 +30,7 @@ async def learn(event: AnalysisReady, ctx: StepContext) -> list[Emit]:
     if ctx.state.get(key):
         return []
     ctx.state[key] = True
-    return [Emit(PATTERN_OUTCOME, PatternOutcomeRecorded(**asdict(o)))
-            for o in outcomes_from_analysis(event)]
+    return [Emit(PATTERN_OUTCOME, outcome) for outcome in outcomes_from_analysis(event)]
 
 
 async def tally(event: PatternOutcomeRecorded, ctx: StepContext) -> list[Emit]:
@@ -41,7 +38,6 @@ async def tally(event: PatternOutcomeRecorded, ctx: StepContext) -> list[Emit]:
     seen = f"seen:{event.outcome_id}"
     if ctx.state.get(seen):
         return []
-    fields = event.model_dump(exclude={"schema_version", "occurred_at"})
-    apply_outcomes(ctx.shared, [PatternOutcome(**fields)])
+    apply_outcomes(ctx.shared, [event])
     ctx.state[seen] = True
     return []

@@ -7,25 +7,25 @@ agent (live posteriors) and the PostgreSQL sink (outcome rows) count the same th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from schemas.events import AnalysisReady, VariationResult, pattern_posterior_key
+from schemas.events import (
+    AnalysisReady,
+    PatternOutcomeRecorded,
+    VariationResult,
+    pattern_posterior_key,
+)
 
 SHARED_TABLE = "pattern-stats"
 ANY_MODEL = "*"  # the model label when an analysis names no model
 
 
-@dataclass(frozen=True)
-class PatternOutcome:
-    experiment_id: str
-    round: int
-    variation_id: str
-    pattern_id: str
-    domain: str
-    model: str
-    success: bool
+# An outcome is the event the patterns agent publishes for it (one definition of the fields).
+PatternOutcome = PatternOutcomeRecorded
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,17 @@ def apply_outcomes(shared: MutableMapping[str, Any], outcomes: Iterable[PatternO
             "alpha": p.alpha + (1.0 if o.success else 0.0),
             "beta": p.beta + (0.0 if o.success else 1.0),
         }
+
+
+def read_stats_file(path: Path) -> dict[str, Any]:
+    """Pattern statistics saved as JSON (as `promptopt run` keeps them); ValueError if not."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read pattern statistics {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of pattern statistics")
+    return data
 
 
 def posteriors(shared: Mapping[str, Any]) -> dict[tuple[str, str, str], Posterior]:

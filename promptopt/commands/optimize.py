@@ -19,6 +19,8 @@ from typing import Any, NoReturn
 
 import typer
 
+from agents.patterns.learning import read_stats_file
+
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 GOALS = ("clarity", "engagement", "accuracy", "efficiency", "creativity")
@@ -64,15 +66,10 @@ def optimize(
 
 
 def _stats(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        _fail(f"cannot read --stats {path}: {err}")
-    if not isinstance(data, dict):
-        _fail(f"--stats {path}: expected a JSON object")
-    return data
+        return read_stats_file(path) if path is not None else {}
+    except ValueError as err:
+        _fail(f"--stats: {err}")
 
 
 def _optimize(text: str, system: str | None, goals: list[str], models: list[str], domain: str,

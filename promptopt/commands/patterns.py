@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 import typer
 
+from agents.patterns.learning import read_stats_file
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 
 
@@ -31,15 +33,10 @@ def _print(value: Any) -> None:
 
 
 def _load_stats(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        _fail(f"cannot read --stats {path}: {err}")
-    if not isinstance(data, dict):
-        _fail(f"--stats {path}: expected a JSON object of pattern statistics")
-    return data
+        return read_stats_file(path) if path is not None else {}
+    except ValueError as err:
+        _fail(f"--stats: {err}")
 
 
 @app.command("list")

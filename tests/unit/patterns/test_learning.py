@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from agents.patterns import AGENT
-from dataclasses import asdict
-
 from schemas.events import PatternOutcomeRecorded
 from agents.patterns.learning import (
     PatternOutcome,
@@ -94,9 +92,9 @@ async def test_tally_drops_outcomes_published_twice_by_a_crashed_learner():
     ctx = StepContext(state={}, shared={}, services=None)
     [outcome] = [o for o in outcomes_from_analysis(_analysis())
                  if (o.pattern_id, o.model) == ("role", "sim/small")]
-    event = PatternOutcomeRecorded(**asdict(outcome))
-    again = PatternOutcomeRecorded(**asdict(outcome))  # a new event, the same outcome
-    await tally.handle(event, ctx)
+    again = PatternOutcomeRecorded(**outcome.model_dump(exclude={"occurred_at"}))
+    assert again.occurred_at != outcome.occurred_at  # a new event, the same outcome
+    await tally.handle(outcome, ctx)
     await tally.handle(again, ctx)
     assert read_posterior(ctx.shared, "role", "support", "sim/small").alpha == 2.0
 
