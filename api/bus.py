@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -131,6 +132,10 @@ def supersedes(event: AnalysisReady, known: AnalysisReady | None) -> bool:
     return event.seq >= known.seq
 
 
+CATCH_UP_S = 5.0  # longest a viewer waits for the backlog before going live
+CATCH_UP_CHECK_S = 2.0
+
+
 class KafkaFeed:
     """analysis-ready from the earliest offset: first the current state (the latest analysis
     of every experiment round already on the topic, oldest first), then each new one live.
@@ -143,6 +148,7 @@ class KafkaFeed:
         self._consumer = consumer
         self._key = experiment_id.encode() if experiment_id is not None else None
         self._closed = False
+        self._ends: dict | None = None  # end offsets when partitions were first assigned
 
     async def close(self) -> None:
         # Called by the stream's end and by the response's background task: once is enough.
@@ -152,7 +158,9 @@ class KafkaFeed:
 
     async def __aiter__(self) -> AsyncIterator[AnalysisReady]:
         backlog: dict[tuple[str, int], AnalysisReady] | None = {}
-        ends: dict | None = None
+        # Catching up is bounded: whatever keeps the consumer from reaching the end offsets
+        # it saw (a slow join, a partition moving), the viewer goes live after this long.
+        give_up_at = time.monotonic() + CATCH_UP_S
         while True:
             batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
             for records in batches.values():
@@ -169,13 +177,22 @@ class KafkaFeed:
                         backlog[(event.experiment_id, event.round)] = event
             if backlog is None:
                 continue
-            parts = list(self._consumer.assignment())
-            if not parts:
-                continue  # partitions not assigned yet
-            if ends is None:
-                ends = await self._consumer.end_offsets(parts)
-            positions = {tp: await self._consumer.position(tp) for tp in parts}
-            if all(pos >= ends.get(tp, 0) for tp, pos in positions.items()):
+            if time.monotonic() > give_up_at or await self._caught_up():
                 for event in sorted(backlog.values(), key=lambda e: e.occurred_at):
                     yield event
                 backlog = None
+
+    async def _caught_up(self) -> bool:
+        """Whether every partition's position reached the end offset seen the first time
+        partitions were assigned."""
+        parts = list(self._consumer.assignment())
+        if not parts:
+            return False  # partitions not assigned yet
+        try:
+            async with asyncio.timeout(CATCH_UP_CHECK_S):
+                if self._ends is None:
+                    self._ends = await self._consumer.end_offsets(parts)
+                positions = {tp: await self._consumer.position(tp) for tp in parts}
+        except (TimeoutError, KafkaError):
+            return False
+        return all(pos >= self._ends.get(tp, 0) for tp, pos in positions.items())
