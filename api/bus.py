@@ -21,6 +21,7 @@ from schemas.events import AnalysisReady, Event
 from topics.catalogue import ANALYSIS_READY, TOPICS, Topic
 from topics.client import PromptOptClient
 from topics.codec import DecodeError, decode
+from topics.reader import open_reader
 
 
 class BusUnavailable(Exception):
@@ -107,16 +108,11 @@ class KafkaBus:
                                  "(`promptopt topics create`)")
 
     async def follow(self, experiment_id: str | None) -> KafkaFeed:
-        consumer = AIOKafkaConsumer(
-            ANALYSIS_READY.name, bootstrap_servers=self._bootstrap,
-            group_id=None,  # no group: every viewer reads every partition, nothing committed
-            auto_offset_reset="earliest", enable_auto_commit=False,
-        )
+        # No group: every viewer reads every partition, nothing committed.
         try:
-            await asyncio.wait_for(consumer.start(), self._timeout_s)
-        except (KafkaError, OSError, TimeoutError) as err:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
+            consumer = await asyncio.wait_for(
+                open_reader(self._bootstrap, ANALYSIS_READY.name), self._timeout_s)
+        except (KafkaError, OSError, TimeoutError, LookupError) as err:
             raise BusUnavailable(f"Kafka unreachable at {self._bootstrap}: {err!r}") from err
         return KafkaFeed(consumer, experiment_id)
 

@@ -8,14 +8,14 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from schemas.events import AnalysisReady, Event, PromptSubmitted
 from topics.catalogue import ANALYSIS_READY, PROMPT_SUBMITTED, Topic
 from topics.codec import DecodeError, decode, encode
+from topics.reader import open_reader
 
 
 class PromptOptClient:
@@ -43,12 +43,7 @@ class PromptOptClient:
 
     async def analyses(self, experiment_id: str | None = None) -> AsyncIterator[AnalysisReady]:
         """Every analysis-ready event from the start of the (compacted) topic, then live."""
-        consumer = AIOKafkaConsumer(
-            ANALYSIS_READY.name, bootstrap_servers=self._bootstrap,
-            group_id=f"promptopt-client-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
+        consumer = await open_reader(self._bootstrap, ANALYSIS_READY.name)
         try:
             async for record in consumer:
                 if experiment_id is not None and record.key != experiment_id.encode():

@@ -14,12 +14,13 @@ import uuid
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from schemas.events import PromptSubmitted
 from tests.integration.conftest import SESSION_APP_ID, commit_offsets, end_offsets
 from topics.client import PromptOptClient
+from topics.reader import open_reader
 
 pytestmark = pytest.mark.integration
 
@@ -64,10 +65,7 @@ async def publish(bootstrap: str, topic: str, key: str, value: bytes) -> None:
 
 async def consume_until(bootstrap: str, topic: str, match, timeout: float = 120) -> dict:
     """The first JSON value on `topic` (from the start) for which match(key, value) holds."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                group_id=f"outside-{uuid.uuid4().hex[:8]}",
-                                auto_offset_reset="earliest")
-    await consumer.start()
+    consumer = await open_reader(bootstrap, topic)
     try:
         async with asyncio.timeout(timeout):
             async for record in consumer:
@@ -83,10 +81,7 @@ async def trial_events(bootstrap: str, experiment_id: str, until: int,
                        timeout: float = 120) -> int:
     """How many trial-completed events the experiment has on the topic, once there are
     `until` of them (replays and redeliveries included)."""
-    consumer = AIOKafkaConsumer("trial-completed", bootstrap_servers=bootstrap,
-                                group_id=f"count-{uuid.uuid4().hex[:8]}",
-                                auto_offset_reset="earliest")
-    await consumer.start()
+    consumer = await open_reader(bootstrap, "trial-completed")
     seen = 0
     try:
         async with asyncio.timeout(timeout):
@@ -101,10 +96,7 @@ async def trial_events(bootstrap: str, experiment_id: str, until: int,
 
 async def analyses_of(bootstrap: str, experiment_id: str, *, final: bool) -> list[dict]:
     """Every analysis-ready value of the experiment now on the topic."""
-    consumer = AIOKafkaConsumer("analysis-ready", bootstrap_servers=bootstrap,
-                                group_id=f"scan-{uuid.uuid4().hex[:8]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
+    consumer = await open_reader(bootstrap, "analysis-ready")
     found = []
     try:
         while batch := await consumer.getmany(timeout_ms=2000):
