@@ -112,7 +112,7 @@ class KafkaBus:
         try:
             consumer = await asyncio.wait_for(
                 open_reader(self._bootstrap, ANALYSIS_READY.name), self._timeout_s)
-        except (KafkaError, OSError, TimeoutError, LookupError) as err:
+        except (KafkaError, OSError, TimeoutError) as err:
             raise BusUnavailable(f"Kafka unreachable at {self._bootstrap}: {err!r}") from err
         return KafkaFeed(consumer, experiment_id)
 

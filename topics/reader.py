@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from topics.catalogue import topic as catalogue_topic
+
 
 async def open_reader(bootstrap: str, topic: str, **options) -> AIOKafkaConsumer:
     """A started consumer positioned at the beginning of every partition of `topic`."""
@@ -17,11 +19,8 @@ async def open_reader(bootstrap: str, topic: str, **options) -> AIOKafkaConsumer
                                 group_id=None, **options)
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the cluster metadata, partitions included
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise LookupError(f"topic {topic!r} does not exist (`promptopt topics create`)")
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        # The catalogue's partition count is the one `promptopt topics create` made.
+        assigned = [TopicPartition(topic, p) for p in range(catalogue_topic(topic).partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
     except BaseException:
