@@ -21,8 +21,9 @@ up:
 down:
 	bash infra/down.sh
 
+# Unit tests first: they need no server, and they give the new topics time to settle.
 test: install up
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q tests/unit tests/integration
 
 unit: install
 	$(PYTHON) -m pytest -q tests/unit
