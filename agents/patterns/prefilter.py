@@ -17,9 +17,10 @@ _SPECIAL = set("\\.[](){}?*+|^$")
 _ZERO_WIDTH = ("\\b", "^")
 
 
-def split_top_level(pattern: str) -> list[str]:
-    """Alternatives of `pattern` at nesting depth 0."""
-    parts, depth, start, i = [], 0, 0, 0
+def _scan(pattern: str, start: int = 0):
+    """(index, char, depth) of each structural character from `start`, skipping escapes and
+    character classes; depth counts the groups open after the character."""
+    depth, i = 0, start
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
@@ -28,35 +29,26 @@ def split_top_level(pattern: str) -> list[str]:
         if c == "[":
             i = pattern.index("]", i + 1) + 1
             continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
+        depth += (c == "(") - (c == ")")
+        yield i, c, depth
+        i += 1
+
+
+def split_top_level(pattern: str) -> list[str]:
+    """Alternatives of `pattern` at nesting depth 0."""
+    parts, start = [], 0
+    for i, c, depth in _scan(pattern):
+        if c == "|" and depth == 0:
             parts.append(pattern[start:i])
             start = i + 1
-        i += 1
     parts.append(pattern[start:])
     return parts
 
 
 def _group_end(pattern: str, open_at: int) -> int:
-    depth, i = 0, open_at
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "[":
-            i = pattern.index("]", i + 1) + 1
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
+    for i, c, depth in _scan(pattern, open_at):
+        if c == ")" and depth == 0:
+            return i
     raise ValueError(f"unbalanced group in {pattern!r}")
 
 
