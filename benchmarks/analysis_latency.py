@@ -34,7 +34,6 @@ from pathlib import Path
 
 import yaml
 
-import promptopt.settings  # noqa: F401  (local litellm cost map before litellm is imported)
 from agents.optimizer.analysis import analyze_prompt
 
 SEED = 4242

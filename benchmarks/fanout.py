@@ -42,8 +42,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import promptopt.settings  # noqa: F401  (local litellm cost map before litellm is imported)
-
 SEED = 1234
 
 
@@ -139,8 +137,9 @@ async def run_pipeline(base_url: str, concurrency: int, n_trials: int, tag: str)
 
 async def run_bare(base_url: str, concurrency: int, n_trials: int, tag: str) -> dict:
     """The same calls as bare litellm.acompletion, the floor any pipeline pays."""
-    import litellm
+    from agents.llm.litellm_config import load_litellm
 
+    litellm = load_litellm()
     gate = asyncio.Semaphore(concurrency)
     prompt = "Classify the sentiment of this review, answer with one word: "
 

@@ -12,8 +12,6 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-import promptopt.settings  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before any import)
-
 # command name -> module under promptopt.commands exposing `app` (a typer.Typer)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Optimize an experiment file locally (embedded runtime, no servers)."),

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-# litellm fetches its model cost map from the internet at import unless told otherwise;
-# this machine (and many production networks) have no route out, so read the bundled copy.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 class Settings(BaseSettings):

@@ -1,7 +1,7 @@
 """The optimizer room: prompt analysis, variation generation and rounds."""
 
 from agents.optimizer.handler import generate, next_round
-from agents.optimizer.services import open_services
+from agents.optimizer.services import close_services, open_services
 from agents.patterns.learning import SHARED_TABLE
 from agents.runtime.contract import Agent, Step
 from topics.catalogue import ANALYSIS_READY, PROMPT_SUBMITTED
@@ -25,6 +25,7 @@ AGENT = Agent(
         ),
     ),
     open_services=open_services,
+    close_services=close_services,
 )
 
 __all__ = ["AGENT"]

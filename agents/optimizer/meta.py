@@ -14,13 +14,16 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agents.optimizer.analysis import MAX_CHARS, MIN_CHARS, PromptAnalysis
 from agents.optimizer.generation import Base, Candidate, variables
 from agents.optimizer.novelty import is_near_duplicate
 from agents.patterns.library import identify_patterns
 from schemas.experiment import ModelSpec
+
+if TYPE_CHECKING:  # litellm is heavy: the client comes from the services, at run time
+    from agents.llm.client import LLMClient
 
 log = logging.getLogger("promptopt.optimizer.meta")
 
@@ -136,23 +139,19 @@ class MetaOptimizer:
         return out
 
 
-def litellm_complete(settings: Any) -> Complete:
-    """A Complete over litellm (simulator models "sim/..." reach the simulator)."""
+def client_complete(llm: LLMClient) -> Complete:
+    """A Complete over the product's LLM client (limits, retries, cache and cost as for
+    trials). The meta-prompt asks for several prompts at once: at least 1,024 tokens."""
 
     async def complete(model: ModelSpec, messages: list[dict[str, str]]) -> str | None:
-        import promptopt.settings  # noqa: F401  (local cost map before litellm)
-
-        import litellm
-
-        from agents.trials.llm import litellm_params
-
-        params = litellm_params(model, settings)
-        params.pop("max_retries", None)
-        response = await litellm.acompletion(
-            messages=messages, num_retries=2, temperature=model.temperature or 0.0,
-            max_tokens=max(model.max_tokens or 0, 1024),
-            **({"seed": model.seed} if model.seed is not None else {}), **params,
-        )
-        return response.choices[0].message.content
+        spec = model.model_copy(update={
+            "temperature": model.temperature or 0.0,
+            "max_tokens": max(model.max_tokens or 0, 1024),
+        })
+        result = await llm.complete(spec, messages)
+        if result.status != "completed":
+            log.warning("meta-optimizer call to %s failed: %s", model.id, result.reason)
+            return None
+        return result.text
 
     return complete

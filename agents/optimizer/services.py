@@ -1,5 +1,6 @@
 """What the optimizer steps share in a process: the performance predictor (if one was
-trained and saved) and the meta-optimizer's LLM access."""
+trained and saved) and the meta-optimizer's LLM access (the product's LLM client, opened
+on first use: most experiments never call it)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.optimizer.meta import Complete, MetaOptimizer, litellm_complete
+from agents.optimizer.meta import Complete, MetaOptimizer, client_complete
 from agents.optimizer.predictor import DEFAULT_PATH, Predictor, features
 from schemas.experiment import ExperimentSpec, ModelSpec, Variation
+
+if TYPE_CHECKING:
+    from agents.llm.client import LLMClient
 
 log = logging.getLogger("promptopt.optimizer")
 
@@ -22,6 +26,7 @@ class OptimizerServices:
     predictor: Predictor | None = None
     default_meta_model: ModelSpec | None = None
     complete: Complete | None = field(default=None, repr=False)
+    llm: LLMClient | None = field(default=None, repr=False)
 
     def meta_for(self, spec: ExperimentSpec) -> MetaOptimizer | None:
         """The meta-optimizer for this experiment: its own optimizer_model, else the
@@ -29,7 +34,21 @@ class OptimizerServices:
         model = spec.optimizer_model or self.default_meta_model
         if model is None:
             return None
-        return MetaOptimizer(model, self.complete or litellm_complete(self.settings))
+        if self.complete is None:
+            self.complete = client_complete(self.client())
+        return MetaOptimizer(model, self.complete)
+
+    def client(self) -> LLMClient:
+        if self.llm is None:
+            from agents.llm import ResponseCache
+            from agents.llm.client import LLMClient
+
+            if self.settings is None:
+                from promptopt.settings import get_settings
+
+                self.settings = get_settings()
+            self.llm = LLMClient(self.settings, cache=ResponseCache())
+        return self.llm
 
 
 def load_predictor(path: str | Path | None) -> Predictor | None:
@@ -54,6 +73,11 @@ async def open_services(settings: Any = None) -> OptimizerServices:
         predictor=load_predictor(settings.predictor_path),
         default_meta_model=ModelSpec(id=model_id) if model_id else None,
     )
+
+
+async def close_services(services: OptimizerServices) -> None:
+    if services.llm is not None:
+        await services.llm.aclose()
 
 
 def with_predictions(variations: Sequence[Variation], spec: ExperimentSpec,

@@ -1,7 +1,8 @@
 """The trials agent: fans each round of variations out into single LLM calls (trial-requested,
-keyed by trial id so calls spread over every worker), makes them through litellm, and reports
-each outcome on trial-completed — completed, failed with a reason, or skipped by a budget or
-a stop command. Nothing is silently lost: a round's trial-completed count is expected_trials.
+keyed by trial id so calls spread over every worker), makes them through the LLM client
+(agents/llm), and reports each outcome on trial-completed — completed, failed with a
+reason, or skipped by a budget or a stop command. Nothing is silently lost: a round's
+trial-completed count is expected_trials.
 """
 
 from agents.runtime.contract import Agent, Step

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # litellm is heavy: import it when services open, not with the package
-    from agents.trials.llm import LLMClient
+    from agents.llm.client import LLMClient
 
 
 @dataclass
@@ -27,8 +27,8 @@ async def open_services(settings: Any = None) -> TrialsServices:
         from promptopt.settings import get_settings
 
         settings = get_settings()
-    from agents.trials.cache import ResponseCache
-    from agents.trials.llm import LLMClient, LLMResult
+    from agents.llm.cache import ResponseCache
+    from agents.llm.client import LLMClient, LLMResult
 
     # Opt-in (PROMPTOPT_LLM_CACHE_PATH): a file shared by reruns; without it the cache
     # lives as long as the process.

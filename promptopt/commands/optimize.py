@@ -79,7 +79,7 @@ def _optimize(text: str, system: str | None, goals: list[str], models: list[str]
     from agents.optimizer.generation import Base, generate_round
     from agents.optimizer.meta import Scored
     from agents.optimizer.predictor import features
-    from agents.optimizer.services import OptimizerServices, load_predictor
+    from agents.optimizer.services import OptimizerServices, close_services, load_predictor
     from agents.patterns.learning import pooled_posterior
     from promptopt.settings import get_settings
     from schemas.experiment import ExperimentSpec
@@ -98,8 +98,17 @@ def _optimize(text: str, system: str | None, goals: list[str], models: list[str]
     base = Base(text, system)
     services = OptimizerServices(settings=get_settings())
     meta = services.meta_for(spec)
-    proposals = asyncio.run(meta.propose(base, analysis, [Scored(text, None)], spec.goals,
-                                         (n + 1) // 2)) if meta else []
+
+    async def propose() -> list[Any]:
+        if meta is None:
+            return []
+        try:
+            return await meta.propose(base, analysis, [Scored(text, None)], spec.goals,
+                                      (n + 1) // 2)
+        finally:
+            await close_services(services)
+
+    proposals = asyncio.run(propose())
     variations = generate_round(spec, experiment_id, stats, base=base, fixes=analysis.fixes(),
                                 extra_candidates=proposals)
     model = load_predictor(predictor_path)

@@ -1,5 +1,4 @@
-"""Token counts per target model, through litellm's token counter (which picks each
-provider's tokenizer and falls back to tiktoken's cl100k for unknown models).
+"""Token counts per target model, through agents.llm (litellm's token counter).
 
 litellm takes seconds to import, so it is imported on the first count, not with the
 optimizer; `promptopt analyze --no-tokens` and the API can skip it entirely.
@@ -13,13 +12,6 @@ DEFAULT_MODELS = ("gpt-4o-mini",)
 
 
 def count_tokens(text: str, models: Sequence[str] = DEFAULT_MODELS) -> dict[str, int]:
-    import promptopt.settings  # noqa: F401  (local cost map before litellm is imported)
+    from agents.llm.tokens import count_tokens as count
 
-    import litellm
-
-    counts: dict[str, int] = {}
-    for model in dict.fromkeys(models or DEFAULT_MODELS):
-        # "sim/<name>" models are the simulator; count them as an OpenAI model would.
-        name = "gpt-4o-mini" if model.startswith("sim/") else model
-        counts[model] = int(litellm.token_counter(model=name, text=text))
-    return counts
+    return {model: count(model, text) for model in dict.fromkeys(models or DEFAULT_MODELS)}

@@ -216,6 +216,18 @@ def count_tokens(text: str) -> int:
     return max(1, math.ceil(len(text.split()) * 1.3))
 
 
+def embedding(text: str, dimensions: int = 64) -> list[float]:
+    """A unit vector of hashed word counts (feature hashing with signs): texts that share
+    words have a positive cosine, identical texts 1, texts with no word in common ~0."""
+    vector = [0.0] * dimensions
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        slot = int.from_bytes(digest[:4], "big") % dimensions
+        vector[slot] += 1.0 if digest[4] & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
 def draw(*parts: Any) -> float:
     """A uniform [0, 1) number that is a pure function of `parts`."""
     digest = hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode()).digest()

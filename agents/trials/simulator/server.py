@@ -1,6 +1,7 @@
 """The simulator as an OpenAI-compatible HTTP server (aiohttp).
 
-POST /v1/chat/completions (and /chat/completions), GET /v1/models, GET /health.
+POST /v1/chat/completions (and /chat/completions), POST /v1/embeddings, GET /v1/models,
+GET /health.
 Every random choice is a pure function of the config seed and the request, plus a per-request
 attempt counter for injected faults, so a rerun against a fresh server replays exactly.
 """
@@ -22,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from agents.trials.simulator.config import Latency, SimConfig
-from agents.trials.simulator.content import answer, count_tokens, draw
+from agents.trials.simulator.content import answer, count_tokens, draw, embedding
 
 SIMULATOR_KEY = web.AppKey("simulator", "Simulator")
 
@@ -126,6 +127,28 @@ class Simulator:
             }
         )
 
+    async def embed(self, body: dict[str, Any]) -> web.Response:
+        """Hashed bag-of-words vectors (content.embedding), after the configured latency."""
+        received = time.monotonic()
+        model = str(body.get("model") or "default")
+        texts = body.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            self._record("", 0, model, "bad-request", received)
+            return _error(400, "invalid_request_error", "'input' must be a string or strings")
+        key = _request_key(model, texts, None, None)
+        await asyncio.sleep(_latency_s(self.config.latency_for(model), self.config.seed, key, 0))
+        tokens = sum(count_tokens(t) for t in texts)
+        self._record(key, 0, model, "ok", received)
+        return web.json_response({
+            "object": "list",
+            "model": model,
+            "data": [{"object": "embedding", "index": i, "embedding": embedding(t)}
+                     for i, t in enumerate(texts)],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        })
+
     def _record(self, key: str, attempt: int, model: str, outcome: str, received: float) -> None:
         self.outcomes[outcome] += 1
         self.calls.append(CallRecord(key, attempt, model, outcome, received, time.monotonic()))
@@ -136,6 +159,8 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     app[SIMULATOR_KEY] = Simulator(config or SimConfig())
     app.router.add_post("/v1/chat/completions", _chat)
     app.router.add_post("/chat/completions", _chat)
+    app.router.add_post("/v1/embeddings", _embeddings)
+    app.router.add_post("/embeddings", _embeddings)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/models", _models)
     app.router.add_get("/health", _health)
@@ -195,15 +220,30 @@ def serve(config: SimConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
 
 
 async def _chat(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    if body.get("stream"):
+        return _error(400, "invalid_request_error", "the simulator does not stream")
+    return await request.app[SIMULATOR_KEY].complete(body)
+
+
+async def _embeddings(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    return await request.app[SIMULATOR_KEY].embed(body)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
+    """The request's JSON object, or the 400 to answer instead."""
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return _error(400, "invalid_request_error", "body is not JSON")
     if not isinstance(body, dict):
         return _error(400, "invalid_request_error", "body must be a JSON object")
-    if body.get("stream"):
-        return _error(400, "invalid_request_error", "the simulator does not stream")
-    return await request.app[SIMULATOR_KEY].complete(body)
+    return body
 
 
 async def _models(request: web.Request) -> web.Response:

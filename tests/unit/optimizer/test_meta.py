@@ -8,8 +8,8 @@ import json
 from agents.optimizer import AGENT
 from agents.optimizer.analysis import analyze_prompt
 from agents.optimizer.generation import Base
-from agents.optimizer.meta import MetaOptimizer, Scored, litellm_complete
-from agents.optimizer.services import OptimizerServices
+from agents.optimizer.meta import MetaOptimizer, Scored
+from agents.optimizer.services import OptimizerServices, close_services
 from agents.runtime.contract import StepContext
 from agents.trials.simulator import run_simulator
 from promptopt.settings import get_settings
@@ -96,11 +96,12 @@ async def test_against_the_llm_simulator_the_optimizer_degrades_to_pattern_rewri
     back, and the round is made of pattern rewrites as without a meta-optimizer."""
     async with run_simulator() as sim:
         settings = get_settings().model_copy(update={"sim_base_url": sim.base_url})
-        services = OptimizerServices(settings=settings,
-                                     complete=litellm_complete(settings))
+        services = OptimizerServices(settings=settings)  # the product's LLM client
         ctx = StepContext(state={}, shared={}, services=services)
         out = (await AGENT.steps[0].handle(_event("sim/large"), ctx))[0].event
         assert sim.simulator.requests == 1  # the meta-optimizer did ask the LLM
+        assert services.llm is not None and services.llm.calls == 1
+        await close_services(services)
     plain = (await AGENT.steps[0].handle(_event(), StepContext({}, {}, None)))[0].event
     assert [v.prompt for v in out.variations] == [v.prompt for v in plain.variations]
     assert not any("meta-llm" in r for v in out.variations for r in v.rewrites)

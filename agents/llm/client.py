@@ -1,11 +1,9 @@
-"""LLM calls for trials, through litellm's Router: retries with backoff that honour
-Retry-After, timeouts, per-model limits, token and cost capture.
+"""The LLM client of the whole product (trials, judges, the meta-optimizer): calls through
+litellm's Router with retries and backoff that honour Retry-After, timeouts, per-model
+concurrency and rpm limits, token and cost capture, and the deterministic-call cache.
 
-`LLMClient.complete` never raises for an LLM error: a failed call is an LLMResult with
+`complete` and `embed` never raise for a provider error: a failed call is a result with
 status "failed" and the reason, so a trial is never silently lost.
-
-Models named "sim/NAME" are served by the LLM simulator: litellm sees "openai/NAME" at
-settings.sim_base_url (or the ModelSpec's api_base) with a dummy key.
 """
 
 from __future__ import annotations
@@ -17,21 +15,14 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import promptopt.settings  # noqa: F401  (local cost map before litellm is imported)
-
-import litellm
-from litellm import Router
-
-from agents.trials.cache import ResponseCache, cache_key, is_deterministic
+from agents.llm.cache import ResponseCache, cache_key, is_deterministic
+from agents.llm.litellm_config import load_litellm
+from agents.llm.pricing import cost_usd, register_prices
+from agents.llm.providers import litellm_params
 from schemas.experiment import ModelSpec
 
-log = logging.getLogger("promptopt.trials.llm")
-litellm.suppress_debug_info = True
-
-SIM_PREFIX = "sim/"
-# Prices for simulator models without overrides: a cheap hosted model's, so budgets bite.
-SIM_INPUT_COST_PER_TOKEN = 1e-6
-SIM_OUTPUT_COST_PER_TOKEN = 2e-6
+log = logging.getLogger("promptopt.llm")
+litellm = load_litellm()
 
 
 @dataclass(frozen=True)
@@ -47,13 +38,26 @@ class LLMResult:
     cached: bool = False
 
 
+@dataclass(frozen=True)
+class EmbedResult:
+    """One vector per input text, in order (None when the call failed)."""
+
+    vectors: list[list[float]] | None
+    status: Literal["completed", "failed"]
+    reason: str | None = None
+    latency_ms: float = 0.0
+    prompt_tokens: int | None = None
+    cost_usd: float = 0.0
+    attempts: int = 1
+
+
 class LLMClient:
     """One per process. `complete` may be called concurrently from many tasks."""
 
     def __init__(self, settings: Any, *, cache: ResponseCache | None = None) -> None:
         self._settings = settings
         self.cache = cache
-        self._router = Router(
+        self._router = litellm.Router(
             model_list=[],
             num_retries=settings.llm_max_retries,
             timeout=settings.llm_timeout_s,
@@ -80,6 +84,36 @@ class LLMClient:
                 return replace(result, cached=True, cost_usd=0.0, attempts=0, latency_ms=0.0)
             return result
         return await self._call(model, messages)
+
+    async def embed(self, model: ModelSpec, texts: list[str]) -> EmbedResult:
+        """Embeddings of `texts` by `model` (an embedding model), under the same limits,
+        retries and timeouts as completions."""
+        group = self._group(model)
+        async with self._slots[group]:
+            await self._pacers[group].wait()
+            self.calls += 1
+            started = time.perf_counter()
+            try:
+                response = await self._router.aembedding(model=group, input=list(texts))
+            except Exception as err:
+                return EmbedResult(
+                    vectors=None,
+                    status="failed",
+                    reason=_reason(err),
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                    attempts=1 + int(getattr(err, "num_retries", 0) or 0),
+                )
+        latency_ms = (time.perf_counter() - started) * 1000
+        rows = sorted(response.data, key=lambda d: _field(d, "index"))
+        usage = getattr(response, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        return EmbedResult(
+            vectors=[list(_field(d, "embedding")) for d in rows],
+            status="completed",
+            latency_ms=latency_ms,
+            prompt_tokens=prompt_tokens,
+            cost_usd=cost_usd(model, prompt_tokens, 0),
+        )
 
     async def aclose(self) -> None:
         # Unhooks the Router from litellm's global callback lists (else they grow per client).
@@ -143,69 +177,6 @@ class LLMClient:
         return group
 
 
-def litellm_params(model: ModelSpec, settings: Any) -> dict[str, Any]:
-    """What litellm needs to reach `model` (no limits here: the client enforces those)."""
-    params: dict[str, Any] = {"timeout": settings.llm_timeout_s}
-    if model.id.startswith(SIM_PREFIX):
-        params["model"] = "openai/" + model.id.removeprefix(SIM_PREFIX)
-        params["api_base"] = model.api_base or settings.sim_base_url
-        params["api_key"] = model.api_key or "sim-key"
-    else:
-        params["model"] = model.id
-        if model.api_base:
-            params["api_base"] = model.api_base
-        if model.api_key:
-            params["api_key"] = model.api_key
-    # The openai SDK would retry on its own too, hiding attempts from the Router's count.
-    params["max_retries"] = 0
-    return params
-
-
-def register_prices(model: ModelSpec, litellm_model: str) -> None:
-    """Put the prices of a model litellm cannot price into its cost map, once. Without it,
-    litellm runs a zero-cost diagnostic over the whole map on every call (~4 ms of CPU here);
-    prices passed per call instead make it rebuild a map index on every call."""
-    prices = model_prices(model)
-    if prices is None:
-        return
-    entry = {
-        "input_cost_per_token": prices[0],
-        "output_cost_per_token": prices[1],
-        "litellm_provider": litellm_model.split("/", 1)[0],
-        "mode": "chat",
-        # Stated, or litellm warns at registration that it defaults them to 0.
-        "cache_creation_input_token_cost": 0.0,
-        "cache_read_input_token_cost": 0.0,
-    }
-    if litellm.model_cost.get(litellm_model) != entry:
-        litellm.register_model({litellm_model: entry})
-
-
-def model_prices(model: ModelSpec) -> tuple[float, float] | None:
-    """(input, output) USD per token from overrides or the simulator default; None: ask
-    litellm's cost map."""
-    if model.input_cost_per_token is not None or model.output_cost_per_token is not None:
-        return model.input_cost_per_token or 0.0, model.output_cost_per_token or 0.0
-    if model.id.startswith(SIM_PREFIX):
-        return SIM_INPUT_COST_PER_TOKEN, SIM_OUTPUT_COST_PER_TOKEN
-    return None
-
-
-def cost_usd(model: ModelSpec, prompt_tokens: int, completion_tokens: int) -> float:
-    """Price overrides first, then litellm's (local) cost map; simulator models have a
-    small default price; unknown models cost 0 rather than failing the trial."""
-    prices = model_prices(model)
-    if prices is not None:
-        return prompt_tokens * prices[0] + completion_tokens * prices[1]
-    try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model.id, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-    except Exception:
-        return 0.0
-    return float(prompt_cost + completion_cost)
-
-
 def _reason(err: Exception) -> str:
     status = getattr(err, "status_code", None)
     text = str(err).replace("\n", " ")
@@ -213,6 +184,10 @@ def _reason(err: Exception) -> str:
         text = text[:300] + "..."
     kind = type(err).__name__
     return f"{kind} ({status}): {text}" if status else f"{kind}: {text}"
+
+
+def _field(item: Any, name: str) -> Any:
+    return item[name] if isinstance(item, dict) else getattr(item, name)
 
 
 class _Pacer:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from agents.trials.cache import ResponseCache
-from agents.trials.llm import LLMClient, cost_usd
+from agents.llm import LLMClient, ResponseCache
+from agents.llm.pricing import cost_usd
 from schemas.experiment import ModelSpec
 
 
@@ -129,7 +129,7 @@ async def test_per_model_concurrency_limit_holds(make_sim, settings_for):
 
 
 async def test_a_persistent_cache_answers_a_rerun_in_a_new_client(make_sim, settings_for, tmp_path):
-    from agents.trials.llm import LLMResult
+    from agents.llm import LLMResult
 
     path = tmp_path / "cache" / "llm.sqlite"
     spec = ModelSpec(id="sim/m", temperature=0)
@@ -143,3 +143,29 @@ async def test_a_persistent_cache_answers_a_rerun_in_a_new_client(make_sim, sett
     assert sim.simulator.requests == 1
     assert again.cached and again.text == first.text and again.cost_usd == 0
     assert again.prompt_tokens == first.prompt_tokens
+
+
+async def test_embed_returns_one_vector_per_text_in_order_with_tokens_and_cost(
+    make_sim, settings_for
+):
+    async with make_sim() as sim:
+        client = LLMClient(settings_for(sim))
+        texts = ["the parcel arrived late", "the parcel arrived late", "quantum chromodynamics"]
+        result = await client.embed(ModelSpec(id="sim/embed"), texts)
+        await client.aclose()
+    assert result.status == "completed" and result.vectors is not None
+    assert len(result.vectors) == 3 and result.prompt_tokens > 0 and result.cost_usd > 0
+
+    def cosine(a, b):
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    same, other = cosine(*result.vectors[:2]), cosine(result.vectors[0], result.vectors[2])
+    assert abs(same - 1.0) < 1e-9 and other < same
+    assert sim.simulator.outcomes["ok"] == 1
+
+
+async def test_embed_failure_is_a_result_not_an_exception(settings_for, make_sim):
+    async with make_sim() as sim:
+        settings = settings_for(sim, llm_max_retries=0)
+    result = await LLMClient(settings).embed(ModelSpec(id="sim/embed"), ["x"])
+    assert result.status == "failed" and result.vectors is None and result.reason

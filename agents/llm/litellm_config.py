@@ -1,0 +1,24 @@
+"""The one place litellm is configured and imported.
+
+litellm fetches its model cost map from the internet at import unless told otherwise; this
+machine (and many production networks) have no route out, so it must read its bundled copy.
+That is an environment variable read at import, so every use of litellm goes through
+`load_litellm()`, which sets it first. litellm takes seconds to import: callers import it
+on first use, not with their package.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from types import ModuleType
+
+
+@cache
+def load_litellm() -> ModuleType:
+    """litellm, configured: local cost map, no debug banners."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
