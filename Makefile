@@ -1,4 +1,4 @@
-.PHONY: install up down test run unit integration bench lint
+.PHONY: install up down test run unit integration e2e bench lint
 
 PYTHON ?= python
 # Re-install only when the dependencies change (the stamp lives with the other local state).
@@ -22,14 +22,18 @@ down:
 	bash infra/down.sh
 
 # Unit tests first: they need no server, and they give the new topics time to settle.
+# Browser tests last (tests/e2e: Debian's chromium, screenshots in .artifacts/).
 test: install up
-	$(PYTHON) -m pytest -q tests/unit tests/integration
+	$(PYTHON) -m pytest -q tests/unit tests/integration tests/e2e
 
 unit: install
 	$(PYTHON) -m pytest -q tests/unit
 
 integration: install up
 	$(PYTHON) -m pytest -q tests/integration
+
+e2e: install up
+	$(PYTHON) -m pytest -q tests/e2e
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -8,10 +8,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVERS=(postgres kafka mongo)
+TOOLS=(chromium)  # installed only: the browser of tests/e2e/
 t0=$SECONDS
 
 # Installs one after the other (two mvn runs must not share ~/.m2 at once).
-for s in "${SERVERS[@]}"; do
+for s in "${TOOLS[@]}" "${SERVERS[@]}"; do
   bash "$INFRA_DIR/$s.sh" install || die "$s: install failed"
 done
 
