@@ -316,11 +316,12 @@ async def broker_throughput(quick: bool) -> dict:
                     for records in batch.values():
                         for record in records:
                             completed = decode(TRIAL_COMPLETED, record.value)
-                            seen = done.setdefault(completed.experiment_id, {})
-                            if completed.trial_id in seen:
-                                duplicates[completed.experiment_id] += 1
+                            trial = completed.trial
+                            seen = done.setdefault(trial.experiment_id, {})
+                            if trial.trial_id in seen:
+                                duplicates[trial.experiment_id] += 1
                             else:
-                                seen[completed.trial_id] = time.perf_counter()
+                                seen[trial.trial_id] = time.perf_counter()
                 if len(times) < trials:
                     raise RuntimeError(f"{tag}: {len(times)} of {trials} trials after {timeout}s")
                 return started, max(times.values())

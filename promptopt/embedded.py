@@ -18,6 +18,7 @@ from agents.patterns.learning import SHARED_TABLE as PATTERN_STATS
 from agents.runtime.assembly import all_agents
 from agents.runtime.local import LocalRuntime
 from agents.scorer.stats.power import PlanCheck, check_plan
+from agents.sinks.mongo import trial_document
 from promptopt.settings import Settings, get_settings
 from schemas.events import (
     AnalysisReady,
@@ -56,8 +57,7 @@ class RunResult:
             "spec": self.spec.model_dump(mode="json"),
             "rounds": [r.model_dump(mode="json", exclude={"spec"}) for r in self.rounds],
             "final_analyses": [a.model_dump(mode="json") for a in self.finals()],
-            "trials": [t.model_dump(mode="json", exclude={"test_case", "analysis", "budget"})
-                       for t in self.trials],
+            "trials": [trial_document(t) for t in self.trials],
             "dead_letters": [d.model_dump(mode="json") for d in self.dead_letters],
         }
 

@@ -16,6 +16,7 @@ from schemas.experiment import (
     Budget,
     ExperimentSpec,
     ModelSpec,
+    Record,
     TestCase,
     Variation,
     VariationRef,
@@ -51,22 +52,34 @@ class VariationGenerated(Event):
     submitted_by: str | None = None  # set when a user submits variations directly
 
 
-class TrialRequested(Event):
-    """One LLM call to make: the unit of fan-out, keyed by trial id."""
+class TrialSpec(Record):
+    """What identifies one trial and what its scoring needs: the part that TrialRequested
+    and TrialCompleted share, declared once.
 
-    trial_id: str
-    experiment_id: str
-    round: int = 1
+    `model` is the whole ModelSpec (options and prices, so a completed trial says how it was
+    called); secrets never serialise (ModelSpec excludes them). Owner fields (team_id,
+    user_id) belong here too, so every trial event carries its team.
+    """
+
+    trial_id: str = Field(min_length=1, max_length=200)
+    experiment_id: str = Field(min_length=1, max_length=100)
+    round: int = Field(default=1, ge=1)
     variation: VariationRef
-    prompt: str
-    system: str | None = None
     test_case: TestCase
     model: ModelSpec
-    repetition: int = 0
+    repetition: int = Field(default=0, ge=0)
     expected_trials: int = Field(ge=1, description="trials planned for this round")
     analysis: AnalysisConfig = AnalysisConfig()
     budget: Budget = Budget()
     domain: str = "general"
+
+
+class TrialRequested(Event):
+    """One LLM call to make: the unit of fan-out, keyed by trial id."""
+
+    trial: TrialSpec
+    prompt: str
+    system: str | None = None
 
 
 TrialStatus = Literal["completed", "failed", "skipped"]
@@ -75,17 +88,7 @@ TrialStatus = Literal["completed", "failed", "skipped"]
 class TrialCompleted(Event):
     """The outcome of one trial; failed and budget-skipped trials are reported too."""
 
-    trial_id: str
-    experiment_id: str
-    round: int = 1
-    variation: VariationRef
-    test_case: TestCase
-    model: str
-    repetition: int = 0
-    expected_trials: int = Field(ge=1)
-    analysis: AnalysisConfig = AnalysisConfig()
-    budget: Budget = Budget()
-    domain: str = "general"
+    trial: TrialSpec
     status: TrialStatus = "completed"
     reason: str | None = None
     response: str | None = None
@@ -230,6 +233,7 @@ __all__ = [
     "TestCase",
     "TrialCompleted",
     "TrialRequested",
+    "TrialSpec",
     "Variation",
     "VariationGenerated",
     "VariationResult",

@@ -23,7 +23,7 @@ DAY_MS = 24 * 3600 * 1000
 class Topic:
     name: str
     event: type[Event]
-    key: str  # the event field whose value is the Kafka key
+    key: str  # the event field whose value is the Kafka key; dotted for a nested field
     partitions: int = 4
     retention_ms: int = 7 * DAY_MS
     compacted: bool = False
@@ -31,7 +31,10 @@ class Topic:
     description: str = ""
 
     def key_of(self, event: Event) -> str:
-        return str(getattr(event, self.key))
+        value: object = event
+        for name in self.key.split("."):
+            value = getattr(value, name)
+        return str(value)
 
     def config(self) -> dict[str, str]:
         if self.compacted:
@@ -48,11 +51,11 @@ VARIATION_GENERATED = Topic(
     description="One round of candidate prompts (control included) for an experiment.",
 )
 TRIAL_REQUESTED = Topic(
-    "trial-requested", TrialRequested, key="trial_id", partitions=8, public=False,
+    "trial-requested", TrialRequested, key="trial.trial_id", partitions=8, public=False,
     description="One LLM call to make; keyed by trial id so calls spread over all workers.",
 )
 TRIAL_COMPLETED = Topic(
-    "trial-completed", TrialCompleted, key="experiment_id",
+    "trial-completed", TrialCompleted, key="trial.experiment_id",
     description="The outcome of one trial; keyed by experiment so one worker owns its stats.",
 )
 ANALYSIS_READY = Topic(

@@ -51,11 +51,12 @@ def observe(topic: Topic, event: Event) -> None:
             _active.add((event.experiment_id, event.round))
             ACTIVE_TESTS.set(len(_active))
         case TrialCompleted():
-            TRIALS.labels(status=event.status, model=event.model).inc()
+            model = event.trial.model.id
+            TRIALS.labels(status=event.status, model=model).inc()
             if event.latency_ms is not None:
-                TRIAL_LATENCY.labels(model=event.model).observe(event.latency_ms / 1000)
+                TRIAL_LATENCY.labels(model=model).observe(event.latency_ms / 1000)
             if event.cost_usd:
-                TRIAL_COST.labels(model=event.model).inc(event.cost_usd)
+                TRIAL_COST.labels(model=model).inc(event.cost_usd)
         case AnalysisReady(final=True):
             key = (event.experiment_id, event.round)
             if key in _active:

@@ -55,17 +55,18 @@ def trial_key(round_key_: str, trial_id: str) -> str:
 
 
 async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
-    key = round_key(event.experiment_id, event.round)
+    trial = event.trial
+    key = round_key(trial.experiment_id, trial.round)
     saved = ctx.state.get(key)
-    record = RoundRecord(**saved) if saved else RoundRecord(expected=event.expected_trials)
+    record = RoundRecord(**saved) if saved else RoundRecord(expected=trial.expected_trials)
     if record.final_sent:
         return []  # the round is decided; late trials are kept by the sinks, not re-analysed
-    entry = trial_key(key, event.trial_id)
+    entry = trial_key(key, trial.trial_id)
     if entry in ctx.state:
         return []  # a redelivered trial
 
     services: ScorerServices = ctx.services or ScorerServices()
-    stats = _live_stats(services, ctx.state, key, record, event.analysis)
+    stats = _live_stats(services, ctx.state, key, record, trial.analysis)
     observation = _observation(event)
     stats.fold(observation)
     ctx.state[entry] = asdict(observation)
@@ -73,16 +74,16 @@ async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
     record.done += 1
     record.failed += event.status != "completed"
     record.cost_usd += event.cost_usd
-    if event.model not in record.models:
-        record.models.append(event.model)
+    if trial.model.id not in record.models:
+        record.models.append(trial.model.id)
 
     emits: list[Emit] = []
-    cap = event.budget.max_cost_usd
+    cap = trial.budget.max_cost_usd
     if cap is not None and record.cost_usd >= cap and not record.budget_exhausted:
         record.budget_exhausted = True
         reason = f"budget: spent ${record.cost_usd:.4f} of ${cap:.4f}"
         emits.append(Emit(EXPERIMENT_CONTROL, ExperimentControl(
-            experiment_id=event.experiment_id, command="budget-exhausted", reason=reason)))
+            experiment_id=trial.experiment_id, command="budget-exhausted", reason=reason)))
 
     all_in = record.done >= record.expected
     if all_in or record.done % services.snapshot_every == 0 or emits:
@@ -94,8 +95,8 @@ async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
         if stopped_early:
             # This round is decided; a next round of the same experiment must still run.
             emits.append(Emit(EXPERIMENT_CONTROL, ExperimentControl(
-                experiment_id=event.experiment_id, command="stop", reason=summary.reason,
-                round=event.round)))
+                experiment_id=trial.experiment_id, command="stop", reason=summary.reason,
+                round=trial.round)))
         if record.final_sent:
             _forget_trials(services, ctx.state, key)
 
@@ -125,18 +126,19 @@ def _forget_trials(services: ScorerServices, state: Any, key: str) -> None:
 
 
 def _observation(event: TrialCompleted) -> Observation:
+    trial = event.trial
     value: float | None = None
     if event.status == "completed" and event.response is not None:
-        score = score_response(event.test_case, event.response)
-        value = float(score.passed) if event.analysis.metric == "pass" else score.value
+        score = score_response(trial.test_case, event.response)
+        value = float(score.passed) if trial.analysis.metric == "pass" else score.value
     return Observation(
-        trial_id=event.trial_id,
-        variation_id=event.variation.variation_id,
-        variation_name=event.variation.name,
-        is_control=event.variation.is_control,
-        patterns=event.variation.patterns,
-        cell=f"{event.test_case.id}|{event.model}|{event.repetition}",
-        model=event.model,
+        trial_id=trial.trial_id,
+        variation_id=trial.variation.variation_id,
+        variation_name=trial.variation.name,
+        is_control=trial.variation.is_control,
+        patterns=trial.variation.patterns,
+        cell=f"{trial.test_case.id}|{trial.model.id}|{trial.repetition}",
+        model=trial.model.id,
         value=value,
         cost_usd=event.cost_usd,
     )
@@ -144,9 +146,10 @@ def _observation(event: TrialCompleted) -> Observation:
 
 def _analysis(event: TrialCompleted, record: RoundRecord, summary: AnalysisSummary
               ) -> AnalysisReady:
+    trial = event.trial
     return AnalysisReady(
-        experiment_id=event.experiment_id,
-        round=event.round,
+        experiment_id=trial.experiment_id,
+        round=trial.round,
         final=record.final_sent,
         seq=record.seq,
         trials_expected=record.expected,
@@ -154,15 +157,15 @@ def _analysis(event: TrialCompleted, record: RoundRecord, summary: AnalysisSumma
         trials_failed=record.failed,
         cost_usd=record.cost_usd,
         budget_exhausted=record.budget_exhausted,
-        metric=event.analysis.metric,
-        alpha=event.analysis.alpha,
-        correction=event.analysis.correction,
+        metric=trial.analysis.metric,
+        alpha=trial.analysis.alpha,
+        correction=trial.analysis.correction,
         variations=tuple(summary.variations),
         srm_p_value=summary.srm_p_value,
         decision=summary.decision,
         winner_id=summary.winner_id,
         reason=summary.reason,
         additional_samples_needed=summary.additional_samples_needed,
-        domain=event.domain,
+        domain=trial.domain,
         models=tuple(record.models),
     )

@@ -47,7 +47,8 @@ class MongoSink:
         trials = [e for e in events if isinstance(e, TrialCompleted)]
         if trials:
             await self.db.trial_results.bulk_write(
-                [ReplaceOne({"_id": t.trial_id}, trial_document(t), upsert=True) for t in trials],
+                [ReplaceOne({"_id": t.trial.trial_id}, trial_document(t), upsert=True)
+                 for t in trials],
                 ordered=False,
             )
         for analysis in (e for e in events if isinstance(e, AnalysisReady)):
@@ -67,9 +68,14 @@ class MongoSink:
                 raise
 
 
-def trial_document(trial: TrialCompleted) -> dict:
-    doc = trial.model_dump(mode="json", exclude={"test_case", "analysis", "budget"})
+def trial_document(event: TrialCompleted) -> dict:
+    """One flat document per trial: the trial's identity at the top level (queried by
+    experiment and round), the model by its id, the outcome beside it."""
+    trial = event.trial
+    doc = trial.model_dump(mode="json", exclude={"test_case", "analysis", "budget", "model"})
+    doc |= event.model_dump(mode="json", exclude={"trial"})
     doc["_id"] = trial.trial_id
+    doc["model"] = trial.model.id
     doc["test_case_id"] = trial.test_case.id
     doc["variation_id"] = trial.variation.variation_id
     return doc

@@ -51,20 +51,21 @@ async def fan_out(event: VariationGenerated, ctx: StepContext) -> list[Emit]:
 async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
     """Make the trial's LLM call and report it; never raises for an LLM or template error."""
     services: TrialsServices = ctx.services
-    stopped = ctx.shared.get(stop_key(event.experiment_id)) or ctx.shared.get(
-        stop_key(event.experiment_id, event.round))
+    trial = event.trial
+    stopped = ctx.shared.get(stop_key(trial.experiment_id)) or ctx.shared.get(
+        stop_key(trial.experiment_id, trial.round))
     if stopped:
         return [_completed(event, status="skipped", reason=str(stopped), attempts=0)]
-    cap = event.budget.max_cost_usd
-    if cap is not None and services.spent(event.experiment_id) >= cap:
+    cap = trial.budget.max_cost_usd
+    if cap is not None and services.spent(trial.experiment_id) >= cap:
         return [_completed(event, status="skipped", reason=BUDGET_COST_REASON, attempts=0)]
     try:
         messages = trial_messages(event)
     except MissingVariable as err:
         return [_completed(event, status="failed", reason=str(err), attempts=0)]
 
-    result = await services.llm.complete(event.model, messages)
-    services.spend[event.experiment_id] += result.cost_usd
+    result = await services.llm.complete(trial.model, messages)
+    services.spend[trial.experiment_id] += result.cost_usd
     return [
         _completed(
             event,
@@ -95,7 +96,7 @@ def stop_reason(event: ExperimentControl) -> str:
 
 
 def trial_messages(event: TrialRequested) -> list[dict[str, str]]:
-    values = event.test_case.vars
+    values = event.trial.test_case.vars
     messages = []
     if event.system:
         messages.append({"role": "system", "content": render(event.system, values)})
@@ -104,20 +105,4 @@ def trial_messages(event: TrialRequested) -> list[dict[str, str]]:
 
 
 def _completed(event: TrialRequested, **outcome: Any) -> Emit:
-    return Emit(
-        TRIAL_COMPLETED,
-        TrialCompleted(
-            trial_id=event.trial_id,
-            experiment_id=event.experiment_id,
-            round=event.round,
-            variation=event.variation,
-            test_case=event.test_case,
-            model=event.model.id,
-            repetition=event.repetition,
-            expected_trials=event.expected_trials,
-            analysis=event.analysis,
-            budget=event.budget,
-            domain=event.domain,
-            **outcome,
-        ),
-    )
+    return Emit(TRIAL_COMPLETED, TrialCompleted(trial=event.trial, **outcome))

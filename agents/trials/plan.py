@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from schemas.events import TrialCompleted, TrialRequested, VariationGenerated
+from schemas.events import TrialCompleted, TrialRequested, TrialSpec, VariationGenerated
 from schemas.experiment import ModelSpec, TestCase, Variation, VariationRef
 
 BUDGET_TRIALS_REASON = "budget: max_trials"
@@ -64,15 +64,13 @@ def ref(variation: Variation) -> VariationRef:
     )
 
 
-def request(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialRequested:
+def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialSpec:
     spec = event.spec
-    return TrialRequested(
+    return TrialSpec(
         trial_id=trial.trial_id,
         experiment_id=event.experiment_id,
         round=event.round,
         variation=ref(trial.variation),
-        prompt=trial.variation.prompt,
-        system=trial.variation.system if trial.variation.system is not None else spec.system,
         test_case=trial.test_case,
         model=trial.model,
         repetition=trial.repetition,
@@ -83,22 +81,17 @@ def request(event: VariationGenerated, trial: PlannedTrial, expected: int) -> Tr
     )
 
 
+def request(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialRequested:
+    variation = trial.variation
+    return TrialRequested(
+        trial=trial_spec(event, trial, expected),
+        prompt=variation.prompt,
+        system=variation.system if variation.system is not None else event.spec.system,
+    )
+
+
 def skipped(
     event: VariationGenerated, trial: PlannedTrial, expected: int, reason: str
 ) -> TrialCompleted:
-    return TrialCompleted(
-        trial_id=trial.trial_id,
-        experiment_id=event.experiment_id,
-        round=event.round,
-        variation=ref(trial.variation),
-        test_case=trial.test_case,
-        model=trial.model.id,
-        repetition=trial.repetition,
-        expected_trials=expected,
-        analysis=event.spec.analysis,
-        budget=event.spec.budget,
-        domain=event.spec.domain,
-        status="skipped",
-        reason=reason,
-        attempts=0,
-    )
+    return TrialCompleted(trial=trial_spec(event, trial, expected), status="skipped",
+                          reason=reason, attempts=0)

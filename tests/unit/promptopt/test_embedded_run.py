@@ -37,7 +37,7 @@ async def test_a_run_yields_one_final_analysis_with_every_trial_counted():
     assert [v.is_control for v in final.variations].count(True) == 1
     assert final.decision in ("winner", "control-best", "inconclusive")
     assert not result.dead_letters
-    assert len({t.trial_id for t in result.trials}) == len(result.trials) == planned
+    assert len({t.trial.trial_id for t in result.trials}) == len(result.trials) == planned
 
 
 async def test_the_example_finds_its_winner_early_with_always_valid_p_values():
@@ -74,7 +74,7 @@ async def test_a_redelivered_prompt_does_not_double_count(monkeypatch):
     planned = 2 * len(spec.test_cases)
     assert finals[0].trials_done == planned
     assert len(result.trials) == 2 * planned  # every trial delivered twice ...
-    assert len({t.trial_id for t in result.trials}) == planned  # ... under the same ids
+    assert len({t.trial.trial_id for t in result.trials}) == planned  # ... under the same ids
 
 
 def test_the_cli_prints_a_report_and_writes_the_json_result(tmp_path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from agents.scorer.handler import ScorerServices, fold_trial
-from schemas.events import AnalysisReady, ExperimentControl, TrialCompleted
-from schemas.experiment import AnalysisConfig, Budget, TestCase, VariationRef
+from schemas.events import AnalysisReady, ExperimentControl, TrialCompleted, TrialSpec
+from schemas.experiment import AnalysisConfig, Budget, ModelSpec, TestCase, VariationRef
 
 CONTROL = VariationRef(variation_id="c", name="control", is_control=True)
 BETTER = VariationRef(variation_id="v", name="v1", patterns=("output-format",))
@@ -15,10 +15,11 @@ BETTER = VariationRef(variation_id="v", name="v1", patterns=("output-format",))
 def trial(i: int, variation: VariationRef, right: bool, *, expected: int = 40,
           cost: float = 0.0, budget: Budget = Budget()) -> TrialCompleted:
     return TrialCompleted(
-        trial_id=f"{variation.variation_id}-{i}", experiment_id="exp", variation=variation,
-        test_case=TestCase(id=f"t{i}", expected="positive"), model="sim/small",
-        expected_trials=expected, analysis=AnalysisConfig(design="fixed"),
-        response="positive" if right else "negative", cost_usd=cost, budget=budget,
+        trial=TrialSpec(
+            trial_id=f"{variation.variation_id}-{i}", experiment_id="exp", variation=variation,
+            test_case=TestCase(id=f"t{i}", expected="positive"), model=ModelSpec(id="sim/small"),
+            expected_trials=expected, analysis=AnalysisConfig(design="fixed"), budget=budget),
+        response="positive" if right else "negative", cost_usd=cost,
     )
 
 
@@ -96,7 +97,8 @@ async def test_money_budget_reached_publishes_budget_exhausted_once():
 
 async def test_a_sequential_winner_stops_only_its_own_round():
     sequential = AnalysisConfig(design="sequential")
-    events = [t.model_copy(update={"analysis": sequential, "expected_trials": 200})
+    events = [t.model_copy(update={"trial": t.trial.model_copy(
+                  update={"analysis": sequential, "expected_trials": 200})})
               for t in trials_of_a_clear_win(100)]
     emits = await fold_all(events, {}, ScorerServices(snapshot_every=10))
     [stop] = [e.event for e in emits if isinstance(e.event, ExperimentControl)]

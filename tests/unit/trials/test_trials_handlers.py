@@ -60,12 +60,12 @@ async def test_fan_out_plans_every_combination_with_stable_unique_ids():
     emits = await fan_out(event, ctx)
     assert len(emits) == 2 * 3 * 2 * 2
     assert {e.topic for e in emits} == {TRIAL_REQUESTED}
-    ids = [e.event.trial_id for e in emits]
+    ids = [e.event.trial.trial_id for e in emits]
     assert len(set(ids)) == len(ids)
-    assert {e.event.expected_trials for e in emits} == {24}
+    assert {e.event.trial.expected_trials for e in emits} == {24}
     again = await fan_out(event, StepContext(state={}, shared={}))
-    assert [e.event.trial_id for e in again] == ids
-    assert all(e.key == e.event.trial_id for e in emits)
+    assert [e.event.trial.trial_id for e in again] == ids
+    assert all(e.key == e.event.trial.trial_id for e in emits)
 
 
 async def test_max_trials_cap_reports_the_rest_as_skipped():
@@ -76,9 +76,9 @@ async def test_max_trials_cap_reports_the_rest_as_skipped():
     assert by_topic == {TRIAL_REQUESTED.name: 6, TRIAL_COMPLETED.name: 4}
     skipped = [e.event for e in emits if e.topic == TRIAL_COMPLETED]
     assert all(s.status == "skipped" and s.reason == BUDGET_TRIALS_REASON for s in skipped)
-    assert all(s.expected_trials == 10 for s in skipped)
+    assert all(s.trial.expected_trials == 10 for s in skipped)
     # The cut keeps pairs: both variations got the same test cases.
-    asked = Counter(e.event.test_case.id for e in emits if e.topic == TRIAL_REQUESTED)
+    asked = Counter(e.event.trial.test_case.id for e in emits if e.topic == TRIAL_REQUESTED)
     assert set(asked.values()) == {2}
 
     # A redelivered round asks for the same trials; a second round only gets what is left.
@@ -93,19 +93,20 @@ async def test_run_trial_renders_calls_and_reports(make_sim, settings_for, trial
         requests = [e.event for e in await fan_out(round_event(), StepContext({}, {}))]
         done = await run_all(requests, ctx)
     assert len(done) == len(requests) == 6
-    assert {d.trial_id for d in done} == {r.trial_id for r in requests}
+    assert {d.trial.trial_id for d in done} == {r.trial.trial_id for r in requests}
     for d in done:
         assert d.status == "completed" and d.cost_usd > 0 and d.prompt_tokens and d.attempts == 1
-        assert d.expected_trials == 6 and d.model == "sim/small"
+        assert d.trial.expected_trials == 6 and d.trial.model.id == "sim/small"
     one_word = {
-        d.test_case.vars["text"]: d.response for d in done if d.variation.variation_id == "v1"
+        d.trial.test_case.vars["text"]: d.response
+        for d in done if d.trial.variation.variation_id == "v1"
     }
     assert one_word == {
         "I loved it": "positive",
         "awful and broken": "negative",
         "it came on Monday": "neutral",
     }
-    wrapped = [d.response for d in done if d.variation.variation_id == "v0"]
+    wrapped = [d.response for d in done if d.trial.variation.variation_id == "v0"]
     assert all(r.startswith("The sentiment of this review is") for r in wrapped)
 
 
@@ -117,9 +118,9 @@ async def test_better_prompt_scores_higher_on_the_simulator(make_sim, settings_f
     from agents.trials.simulator.content import true_sentiment
 
     right = Counter(
-        d.variation.variation_id
+        d.trial.variation.variation_id
         for d in done
-        if true_sentiment(d.test_case.vars["text"]) in (d.response or "")
+        if true_sentiment(d.trial.test_case.vars["text"]) in (d.response or "")
     )
     assert right["v1"] > right["v0"]
 
@@ -172,7 +173,7 @@ async def test_with_20_percent_faults_every_trial_is_accounted_for(
         skipped = [e.event for e in emits if e.topic == TRIAL_COMPLETED]
         done = await run_all([e.event for e in emits if e.topic == TRIAL_REQUESTED], ctx)
     outcomes = Counter(d.status for d in done + skipped)
-    assert sum(outcomes.values()) == 40 == done[0].expected_trials
+    assert sum(outcomes.values()) == 40 == done[0].trial.expected_trials
     assert outcomes["skipped"] == 4 and outcomes["completed"] > 0
     assert all(d.reason for d in done if d.status == "failed")
     assert sum(d.attempts for d in done) == sim.simulator.requests
@@ -217,8 +218,8 @@ async def test_budget_and_domain_travel_with_every_trial(make_sim, settings_for,
     requests = [e.event for e in emits if e.topic == TRIAL_REQUESTED]
     async with make_sim() as sim:
         done = await run_all(requests, await trials_ctx(settings_for(sim)))
-    for trial in [*requests, *skipped, *done]:
-        assert trial.budget == budget and trial.domain == "reviews"
+    for event in [*requests, *skipped, *done]:
+        assert event.trial.budget == budget and event.trial.domain == "reviews"
 
 
 async def test_a_round_decided_early_does_not_stop_the_next_round(

@@ -41,8 +41,8 @@ async def test_faulty_simulator_every_trial_reported_once(make_sim, settings_for
         async with LocalRuntime([AGENT], settings, observers=observers) as rt:
             await rt.publish(VARIATION_GENERATED, experiment(10, budget=Budget(max_trials=36)))
             await rt.run_until_idle(timeout=60)
-    assert len(done) == 40 == done[0].expected_trials
-    assert len({d.trial_id for d in done}) == 40
+    assert len(done) == 40 == done[0].trial.expected_trials
+    assert len({d.trial.trial_id for d in done}) == 40
     statuses = Counter(d.status for d in done)
     assert statuses["skipped"] == 4 and statuses["completed"] > 20
     assert all(d.reason for d in done if d.status != "completed")
