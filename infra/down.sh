@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 rc=0
-for s in mongo kafka postgres; do
+for s in redis mongo kafka postgres; do
   bash "$INFRA_DIR/$s.sh" stop || rc=1
 done
 exit "$rc"

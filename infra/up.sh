@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Start (installing first when missing) the servers the integration tests use,
 # and wait until each answers: PostgreSQL 127.0.0.1:15432, Kafka
-# 127.0.0.1:19092, MongoDB-wire 127.0.0.1:27018. Already running: no-op.
+# 127.0.0.1:19092, MongoDB-wire 127.0.0.1:27018, Redis 127.0.0.1:16379 (each port
+# moves with PROMPTOPT_<PG|KAFKA|MONGO|REDIS>_PORT). Already running: no-op.
+# Also installs chromium, the browser of tests/e2e.
 # Exits non-zero, with the tail of the failing server's log, if one does not
 # come up in time. See infra/README.md.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SERVERS=(postgres kafka mongo)
+SERVERS=(postgres kafka mongo redis)
 TOOLS=(chromium)  # installed only: the browser of tests/e2e/
 t0=$SECONDS
 
@@ -46,4 +48,6 @@ if ((${#failed[@]})); then
   say "FAILED to bring up: ${failed[*]} (logs under $STATE/; details above)"
   exit 1
 fi
-say "all up in $((SECONDS - t0))s: postgres 127.0.0.1:15432, kafka 127.0.0.1:19092, mongo 127.0.0.1:27018 (source infra/env.sh)"
+say "all up in $((SECONDS - t0))s: postgres 127.0.0.1:${PROMPTOPT_PG_PORT:-15432}," \
+  "kafka 127.0.0.1:${PROMPTOPT_KAFKA_PORT:-19092}, mongo 127.0.0.1:${PROMPTOPT_MONGO_PORT:-27018}," \
+  "redis 127.0.0.1:${PROMPTOPT_REDIS_PORT:-16379} (source infra/env.sh)"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,8 +30,23 @@ class Settings(BaseSettings):
     # Models named "sim/<name>" are served by the LLM simulator at this address.
     sim_base_url: str = "http://127.0.0.1:8765/v1"
 
-    # A file for the deterministic-call cache, so a rerun in a new process is free too.
+    # Redis, the cache every process shares (promptopt/redis_cache.py). Its address is
+    # PROMPTOPT_REDIS_URL, else the loopback server infra/redis.sh starts on
+    # PROMPTOPT_REDIS_PORT. Keys start with cache_prefix, so deployments can share a server.
+    redis_url: str = ""
+    redis_port: int = 16379
+    cache_prefix: str = "promptopt"
+
+    # Where deterministic LLM answers are kept beyond this process: "redis" (every worker
+    # shares them: what a fleet wants; docker-compose and infra/k8s set it), "file" (SQLite
+    # at llm_cache_path: reruns on one machine), "memory" (this process only). Setting only
+    # llm_cache_path means "file", as before.
+    llm_cache: Literal["memory", "file", "redis"] = "memory"
     llm_cache_path: str | None = None
+    llm_cache_ttl_s: float = 7 * 86400
+    # The seeds' caches: optimization results by prompt hash, the pattern library by type.
+    optimization_cache_ttl_s: float = 3600
+    patterns_cache_ttl_s: float = 600
 
     llm_concurrency: int = 64
     llm_timeout_s: float = 30.0
@@ -42,6 +59,16 @@ class Settings(BaseSettings):
     predictor_path: str = ".promptopt/predictor.joblib"
     optimizer_model: str | None = None
     pattern_stats_path: str = ".promptopt/pattern-stats.json"
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        if not self.redis_url:
+            self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        if self.llm_cache == "memory" and self.llm_cache_path:
+            self.llm_cache = "file"
+        if self.llm_cache == "file" and not self.llm_cache_path:
+            raise ValueError("llm_cache=file needs llm_cache_path (PROMPTOPT_LLM_CACHE_PATH)")
+        return self
 
 
 @lru_cache(maxsize=1)

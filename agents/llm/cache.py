@@ -4,9 +4,11 @@ is made once; later identical calls are answered from here, marked cached and fr
 Calls meant to sample (temperature > 0, no seed) are never cached, so repetitions still
 measure the model's variance. Identical calls already in flight are joined, not repeated.
 
-With a `path`, entries also go to a SQLite file, so a rerun in a new process (`promptopt run`
-twice) is answered from it. The key holds the model id and options but not a simulator's
-address (a new port each run): point different simulator configs at different files.
+Behind the in-process LRU, a second level may keep answers beyond the process: a SQLite
+file (`path`: a rerun of `promptopt run` is answered from it) or a shared store (`shared`,
+Redis: every worker answers a call another worker already paid for). Joining identical calls
+in flight is per process; across processes the second call may still be made once.
+`open_cache(settings, value_type)` builds the one the settings ask for.
 """
 
 from __future__ import annotations
@@ -19,11 +21,22 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from schemas.experiment import ModelSpec
 
 T = TypeVar("T")
+
+
+class SharedStore(Protocol):
+    """A cache shared by processes (promptopt.redis_cache.RedisCache): JSON values; a store
+    that is down answers None and ignores writes, never raises."""
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def set(self, key: str, value: Any) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 def is_deterministic(model: ModelSpec) -> bool:
@@ -51,16 +64,18 @@ class ResponseCache:
         max_entries: int = 100_000,
         path: str | Path | None = None,
         value_type: type | None = None,
+        shared: SharedStore | None = None,
     ) -> None:
-        """`path` and `value_type` (a dataclass, how stored JSON is read back) go together."""
+        """`path` or `shared` need `value_type` (a dataclass, how stored JSON is read back)."""
         self._entries: OrderedDict[str, Any] = OrderedDict()
         self._in_flight: dict[str, asyncio.Future[Any]] = {}
         self._max = max_entries
         self._value_type = value_type
         self._db: sqlite3.Connection | None = None
+        self._shared = shared
+        if (path is not None or shared is not None) and value_type is None:
+            raise ValueError("a persistent cache needs the value_type to read entries back")
         if path is not None:
-            if value_type is None:
-                raise ValueError("a persistent cache needs the value_type to read entries back")
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path)
             # A cache may lose its last writes on a crash; it must not slow every call down.
@@ -100,6 +115,25 @@ class ResponseCache:
             self._db.close()
             self._db = None
 
+    async def aclose(self) -> None:
+        self.close()
+        if self._shared is not None:
+            await self._shared.close()
+            self._shared = None
+
+    async def _get_shared(self, key: str) -> Any | None:
+        if self._shared is None or self._value_type is None:
+            return None
+        stored = await self._shared.get(key)
+        if stored is None:
+            return None
+        try:
+            value = self._value_type(**stored)
+        except TypeError:  # written by another version of the value type: a miss
+            return None
+        self._remember(key, value)
+        return value
+
     def _remember(self, key: str, value: Any) -> None:
         self._entries[key] = value
         self._entries.move_to_end(key)
@@ -115,6 +149,8 @@ class ResponseCache:
         """(result, from_cache). `keep(result)` says whether a fresh result may be cached
         (failures are not: the next identical call tries again)."""
         hit = self.get(key)
+        if hit is None and key not in self._in_flight:
+            hit = await self._get_shared(key)
         if hit is not None:
             self.hits += 1
             return hit, True
@@ -138,5 +174,21 @@ class ResponseCache:
             self._in_flight.pop(key, None)
         if keep(result):
             self.put(key, result)
+            if self._shared is not None:
+                await self._shared.set(key, dataclasses.asdict(result))
         future.set_result(result)
         return result, False
+
+
+def open_cache(settings: Any, value_type: type) -> ResponseCache:
+    """The cache `settings.llm_cache` asks for: "memory", "file" (llm_cache_path) or
+    "redis" (shared by every process at settings.redis_url)."""
+    if settings.llm_cache == "redis":
+        from promptopt.redis_cache import RedisCache
+
+        shared = RedisCache(settings.redis_url, "llm", ttl_s=settings.llm_cache_ttl_s,
+                            prefix=settings.cache_prefix)
+        return ResponseCache(value_type=value_type, shared=shared)
+    if settings.llm_cache == "file":
+        return ResponseCache(path=settings.llm_cache_path, value_type=value_type)
+    return ResponseCache()

@@ -40,14 +40,14 @@ class OptimizerServices:
 
     def client(self) -> LLMClient:
         if self.llm is None:
-            from agents.llm import ResponseCache
-            from agents.llm.client import LLMClient
+            from agents.llm.cache import open_cache
+            from agents.llm.client import LLMClient, LLMResult
 
             if self.settings is None:
                 from promptopt.settings import get_settings
 
                 self.settings = get_settings()
-            self.llm = LLMClient(self.settings, cache=ResponseCache())
+            self.llm = LLMClient(self.settings, cache=open_cache(self.settings, LLMResult))
         return self.llm
 
 
@@ -78,6 +78,8 @@ async def open_services(settings: Any = None) -> OptimizerServices:
 async def close_services(services: OptimizerServices) -> None:
     if services.llm is not None:
         await services.llm.aclose()
+        if services.llm.cache is not None:
+            await services.llm.cache.aclose()
 
 
 def with_predictions(variations: Sequence[Variation], spec: ExperimentSpec,

@@ -27,17 +27,15 @@ async def open_services(settings: Any = None) -> TrialsServices:
         from promptopt.settings import get_settings
 
         settings = get_settings()
-    from agents.llm.cache import ResponseCache
+    from agents.llm.cache import open_cache
     from agents.llm.client import LLMClient, LLMResult
 
-    # Opt-in (PROMPTOPT_LLM_CACHE_PATH): a file shared by reruns; without it the cache
-    # lives as long as the process.
-    path = settings.llm_cache_path
-    cache = ResponseCache(path=path, value_type=LLMResult) if path else ResponseCache()
-    return TrialsServices(llm=LLMClient(settings, cache=cache))
+    # PROMPTOPT_LLM_CACHE: this process only (default), a SQLite file, or Redis shared by
+    # every worker.
+    return TrialsServices(llm=LLMClient(settings, cache=open_cache(settings, LLMResult)))
 
 
 async def close_services(services: TrialsServices) -> None:
     await services.llm.aclose()
     if services.llm.cache is not None:
-        services.llm.cache.close()
+        await services.llm.cache.aclose()

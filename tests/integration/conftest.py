@@ -51,6 +51,7 @@ def settings() -> Settings:
         "Kafka": s.kafka_bootstrap,
         "PostgreSQL": s.postgres_dsn.rsplit("@", 1)[1].split("/")[0],
         "MongoDB": s.mongo_uri.removeprefix("mongodb://").strip("/"),
+        "Redis": s.redis_url.removeprefix("redis://").split("/")[0].rpartition("@")[2],
     }
     down = [f"{name} at {addr}" for name, addr in endpoints.items() if not _reachable(addr)]
     if down:
