@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     llm_concurrency: int = 64
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 3
+    # A Retry-After longer than this fails the call instead of holding its trial.
+    llm_max_retry_after_s: float = 60.0
     snapshot_every: int = 10  # analysis-ready snapshot after every N folded trials
 
     # The optimizer: its trained performance predictor (`promptopt optimize --train`), the

@@ -1,6 +1,11 @@
-"""The LLM client of the whole product (trials, judges, the meta-optimizer): calls through
-litellm's Router with retries and backoff that honour Retry-After, timeouts, per-model
-concurrency and rpm limits, token and cost capture, and the deterministic-call cache.
+"""The LLM client of the whole product (trials, judges, the meta-optimizer).
+
+Per call: the deterministic-call cache, then per-model limits (concurrency, rpm), retries
+with backoff that honour Retry-After (tenacity, only for errors a retry can cure), a
+timeout per attempt, tokens and cost. Providers that speak the OpenAI protocol (OpenAI,
+Azure, vLLM, Ollama, OpenRouter, Together, Groq, DeepSeek, Mistral, ..., the simulator) are
+called over one pooled aiohttp session (openai_http.py); every other provider through
+litellm (litellm_path.py). litellm also supplies prices and token counts, once per model.
 
 `complete` and `embed` never raise for a provider error: a failed call is a result with
 status "failed" and the reason, so a trial is never silently lost.
@@ -8,21 +13,22 @@ status "failed" and the reason, so a trial is never silently lost.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from agents.llm import litellm_path
 from agents.llm.cache import ResponseCache, cache_key, is_deterministic
-from agents.llm.litellm_config import load_litellm
-from agents.llm.pricing import cost_usd, register_prices
-from agents.llm.providers import litellm_params
+from agents.llm.errors import ProviderError
+from agents.llm.limits import ModelLimits
+from agents.llm.openai_http import ChatReply, EmbeddingReply, OpenAIHTTP
+from agents.llm.pricing import Prices, prices_for, register_prices
+from agents.llm.providers import Route, api_key, auth_headers, litellm_params, route
+from agents.llm.retry import retrying
 from schemas.experiment import ModelSpec
 
 log = logging.getLogger("promptopt.llm")
-litellm = load_litellm()
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,11 @@ class LLMResult:
     text: str | None
     status: Literal["completed", "failed"]
     reason: str | None = None
-    latency_ms: float = 0.0
+    latency_ms: float = 0.0  # the answering attempt's round trip (failed: the whole call)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: float = 0.0
-    attempts: int = 1
+    attempts: int = 1  # requests sent (0: none, e.g. a missing key or a cache hit)
     cached: bool = False
 
 
@@ -51,159 +57,167 @@ class EmbedResult:
     attempts: int = 1
 
 
+class _Model:
+    """What the client keeps per ModelSpec, worked out on its first call."""
+
+    def __init__(self, model: ModelSpec, settings: Any) -> None:
+        self.route: Route = route(model, settings)
+        self.limits = ModelLimits(model.max_concurrency or settings.llm_concurrency, model.rpm)
+        self.prices: Prices = prices_for(model)
+        self.options: dict[str, Any] = {}
+        for name in ("temperature", "max_tokens", "seed"):
+            value = getattr(model, name)
+            if value is not None:
+                self.options[self.route.body_field(name)] = value
+        self.params: dict[str, Any] = {}
+        if self.route.protocol == "litellm":
+            register_prices(model, model.id)
+            self.params = {**litellm_params(model, settings), **self._litellm_options(model)}
+        self._key: str | None = None
+        self._headers = auth_headers(self.route, None)
+
+    def headers(self, model: ModelSpec) -> dict[str, str]:
+        """Auth headers with the key read now (a rotated key is picked up on the next call)."""
+        key = api_key(model, self.route)
+        if key != self._key:
+            self._key, self._headers = key, auth_headers(self.route, key)
+        return self._headers
+
+    def litellm_params(self, model: ModelSpec) -> dict[str, Any]:
+        """litellm's parameters with the key read now (None: litellm reads the provider's
+        usual variables itself)."""
+        key = api_key(model, self.route)
+        return self.params if key is None else {**self.params, "api_key": key}
+
+    @staticmethod
+    def _litellm_options(model: ModelSpec) -> dict[str, Any]:
+        return {n: getattr(model, n) for n in ("temperature", "max_tokens", "seed")
+                if getattr(model, n) is not None}
+
+
 class LLMClient:
-    """One per process. `complete` may be called concurrently from many tasks."""
+    """One per process (or per runtime). `complete` and `embed` may be called concurrently
+    from many tasks of one event loop."""
 
     def __init__(self, settings: Any, *, cache: ResponseCache | None = None) -> None:
         self._settings = settings
         self.cache = cache
-        self._router = litellm.Router(
-            model_list=[],
-            num_retries=settings.llm_max_retries,
-            timeout=settings.llm_timeout_s,
-            retry_after=0,  # backoff floor; a Retry-After header raises it
-            # One deployment per model group: cooling it down would fail every trial of the
-            # model for a while after a few injected 429s, instead of retrying each call.
-            disable_cooldowns=True,
-        )
-        self._groups: dict[str, str] = {}
-        # litellm's max_parallel_requests rejects a call over the limit with a 429 instead of
-        # queueing it; a trial should wait for a slot, so per-model concurrency is a semaphore.
-        self._slots: dict[str, asyncio.Semaphore] = {}
-        self._pacers: dict[str, _Pacer] = {}
-        self.calls = 0  # calls sent to a provider (cache hits excluded)
+        self._http = OpenAIHTTP(settings.llm_timeout_s)
+        self._models: dict[ModelSpec, _Model] = {}
+        self._max_retries = int(settings.llm_max_retries)
+        self._max_retry_after_s = float(getattr(settings, "llm_max_retry_after_s", 60.0))
+        self.calls = 0  # requests sent to a provider (cache hits excluded, retries included)
 
     async def complete(self, model: ModelSpec, messages: list[dict[str, Any]]) -> LLMResult:
         if self.cache is not None and is_deterministic(model):
             result, hit = await self.cache.get_or_call(
                 cache_key(model, messages),
-                lambda: self._call(model, messages),
+                lambda: self._complete(model, messages),
                 keep=lambda r: r.status == "completed",
             )
             if hit:
                 return replace(result, cached=True, cost_usd=0.0, attempts=0, latency_ms=0.0)
             return result
-        return await self._call(model, messages)
+        return await self._complete(model, messages)
 
     async def embed(self, model: ModelSpec, texts: list[str]) -> EmbedResult:
         """Embeddings of `texts` by `model` (an embedding model), under the same limits,
         retries and timeouts as completions."""
-        group = self._group(model)
-        async with self._slots[group]:
-            await self._pacers[group].wait()
-            self.calls += 1
-            started = time.perf_counter()
-            try:
-                response = await self._router.aembedding(model=group, input=list(texts))
-            except Exception as err:
-                return EmbedResult(
-                    vectors=None,
-                    status="failed",
-                    reason=_reason(err),
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    attempts=1 + int(getattr(err, "num_retries", 0) or 0),
-                )
-        latency_ms = (time.perf_counter() - started) * 1000
-        rows = sorted(response.data, key=lambda d: _field(d, "index"))
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        return EmbedResult(
-            vectors=[list(_field(d, "embedding")) for d in rows],
-            status="completed",
-            latency_ms=latency_ms,
-            prompt_tokens=prompt_tokens,
-            cost_usd=cost_usd(model, prompt_tokens, 0),
-        )
+        m = self._model(model)
+        texts = list(texts)
+        started = time.perf_counter()
+        try:
+            if m.route.protocol == "openai":
+                headers = m.headers(model)
+                body = {"model": m.route.model, "input": texts}
+                reply, attempts, latency_ms = await self._send(
+                    m, lambda: self._http.embeddings(m.route.embeddings_url, headers, body))
+            else:
+                params = m.litellm_params(model)
+                reply, attempts, latency_ms = await self._send(
+                    m, lambda: litellm_path.embeddings(params, texts))
+        except _Failed as failed:
+            return EmbedResult(None, "failed", failed.error.reason, _ms(started),
+                               attempts=failed.attempts)
+        except ProviderError as err:  # nothing sent (no key)
+            return EmbedResult(None, "failed", err.reason, attempts=0)
+        assert isinstance(reply, EmbeddingReply)
+        tokens = reply.prompt_tokens
+        if tokens is None:
+            tokens = sum(_count(model, t) for t in texts)
+        return EmbedResult(reply.vectors, "completed", latency_ms=latency_ms,
+                           prompt_tokens=tokens, cost_usd=tokens * m.prices[0],
+                           attempts=attempts)
 
     async def aclose(self) -> None:
-        # Unhooks the Router from litellm's global callback lists (else they grow per client).
-        self._router.discard()
+        await self._http.aclose()
 
-    async def _call(self, model: ModelSpec, messages: list[dict[str, Any]]) -> LLMResult:
-        group = self._group(model)
-        params: dict[str, Any] = {}
-        if model.temperature is not None:
-            params["temperature"] = model.temperature
-        if model.max_tokens is not None:
-            params["max_tokens"] = model.max_tokens
-        if model.seed is not None:
-            params["seed"] = model.seed
-        async with self._slots[group]:
-            await self._pacers[group].wait()
-            self.calls += 1
-            started = time.perf_counter()
-            try:
-                response = await self._router.acompletion(model=group, messages=messages, **params)
-            except Exception as err:  # every provider error becomes a failed trial
-                return LLMResult(
-                    text=None,
-                    status="failed",
-                    reason=_reason(err),
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    attempts=1 + int(getattr(err, "num_retries", 0) or 0),
-                )
-        latency_ms = (time.perf_counter() - started) * 1000
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        headers = (getattr(response, "_hidden_params", None) or {}).get("additional_headers", {})
-        retries = int(headers.get("x-litellm-attempted-retries") or 0)
+    async def _complete(self, model: ModelSpec, messages: list[dict[str, Any]]) -> LLMResult:
+        m = self._model(model)
+        started = time.perf_counter()
+        try:
+            if m.route.protocol == "openai":
+                headers = m.headers(model)
+                body = {"model": m.route.model, "messages": messages, **m.options}
+                reply, attempts, latency_ms = await self._send(
+                    m, lambda: self._http.chat(m.route.chat_url, headers, body))
+            else:
+                params = m.litellm_params(model)
+                reply, attempts, latency_ms = await self._send(
+                    m, lambda: litellm_path.chat(params, messages))
+        except _Failed as failed:
+            return LLMResult(None, "failed", failed.error.reason, _ms(started),
+                             attempts=failed.attempts)
+        except ProviderError as err:  # nothing sent (no key)
+            return LLMResult(None, "failed", err.reason, attempts=0)
+        assert isinstance(reply, ChatReply)
+        prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
+        if prompt_tokens is None or completion_tokens is None:  # a server without usage
+            prompt_tokens = sum(_count(model, str(m_.get("content") or "")) for m_ in messages)
+            completion_tokens = _count(model, reply.text)
         return LLMResult(
-            text=response.choices[0].message.content or "",
+            text=reply.text,
             status="completed",
             latency_ms=latency_ms,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost_usd=cost_usd(model, prompt_tokens, completion_tokens),
-            attempts=1 + retries,
+            cost_usd=prompt_tokens * m.prices[0] + completion_tokens * m.prices[1],
+            attempts=attempts,
         )
 
-    def _group(self, model: ModelSpec) -> str:
-        """The Router model group for this spec, added on first use (experiments bring their
-        own models, so the model list cannot be known at start)."""
-        params = litellm_params(model, self._settings)
-        fingerprint = hashlib.sha1(repr(sorted(params.items())).encode()).hexdigest()[:12]
-        group = self._groups.get(fingerprint)
-        if group is None:
-            group = f"{model.id}#{fingerprint}"
-            register_prices(model, params["model"])
-            self._router.add_deployment(
-                litellm.types.router.Deployment(model_name=group, litellm_params=params)
-            )
-            self._groups[fingerprint] = group
-            limit = model.max_concurrency or self._settings.llm_concurrency
-            self._slots[group] = asyncio.Semaphore(limit)
-            self._pacers[group] = _Pacer(model.rpm)
-        return group
+    async def _send(self, m: _Model, attempt: Any) -> tuple[Any, int, float]:
+        """(reply, requests sent, the answering request's milliseconds); raises _Failed."""
+        sent = 0
+        try:
+            async for retry in retrying(self._max_retries, self._max_retry_after_s):
+                with retry:
+                    async with m.limits:
+                        sent += 1
+                        self.calls += 1
+                        started = time.perf_counter()
+                        reply = await attempt()
+                        return reply, sent, _ms(started)
+        except ProviderError as err:
+            raise _Failed(err, sent) from None
+        raise AssertionError("tenacity neither returned nor raised")  # pragma: no cover
+
+    def _model(self, model: ModelSpec) -> _Model:
+        m = self._models.get(model)
+        if m is None:
+            m = self._models[model] = _Model(model, self._settings)
+        return m
 
 
-def _reason(err: Exception) -> str:
-    status = getattr(err, "status_code", None)
-    text = str(err).replace("\n", " ")
-    if len(text) > 300:
-        text = text[:300] + "..."
-    kind = type(err).__name__
-    return f"{kind} ({status}): {text}" if status else f"{kind}: {text}"
+class _Failed(Exception):
+    def __init__(self, error: ProviderError, attempts: int) -> None:
+        self.error, self.attempts = error, attempts
 
 
-def _field(item: Any, name: str) -> Any:
-    return item[name] if isinstance(item, dict) else getattr(item, name)
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
-class _Pacer:
-    """Spaces call starts at least 60/rpm seconds apart (no-op without an rpm limit)."""
+def _count(model: ModelSpec, text: str) -> int:
+    from agents.llm.tokens import count_tokens
 
-    def __init__(self, rpm: int | None) -> None:
-        self._interval = 60.0 / rpm if rpm else 0.0
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self._interval
-        if delay > 0:
-            await asyncio.sleep(delay)
+    return count_tokens(model.id, text)

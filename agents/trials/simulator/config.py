@@ -77,6 +77,9 @@ class SimConfig(BaseModel):
     rate_500: float = Field(default=0.0, ge=0, le=1)
     rate_timeout: float = Field(default=0.0, ge=0, le=1)
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After header on a 429")
+    # When set, a request without "Authorization: Bearer <api_key>" gets a 401, as a
+    # provider answers a wrong key (never worth a retry).
+    api_key: str | None = None
     hang_s: float = Field(default=300.0, gt=0, description="how long a 'timeout' hangs")
 
     # Answer quality: q = clamp(base + sum of boosts of matching rules, 0, 1).

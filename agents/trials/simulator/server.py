@@ -35,7 +35,7 @@ class CallRecord:
     key: str  # identifies the request: model, messages, temperature, seed
     attempt: int  # 0 for the first time this request was seen, then 1, 2, ...
     model: str
-    outcome: str  # ok | 429 | 500 | timeout | bad-request
+    outcome: str  # ok | 429 | 500 | timeout | bad-request | 401
     received_at: float
     answered_at: float
 
@@ -220,6 +220,9 @@ def serve(config: SimConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
 
 
 async def _chat(request: web.Request) -> web.Response:
+    refused = _unauthorized(request)
+    if refused is not None:
+        return refused
     body = await _json_object(request)
     if isinstance(body, web.Response):
         return body
@@ -229,10 +232,22 @@ async def _chat(request: web.Request) -> web.Response:
 
 
 async def _embeddings(request: web.Request) -> web.Response:
+    refused = _unauthorized(request)
+    if refused is not None:
+        return refused
     body = await _json_object(request)
     if isinstance(body, web.Response):
         return body
     return await request.app[SIMULATOR_KEY].embed(body)
+
+
+def _unauthorized(request: web.Request) -> web.Response | None:
+    simulator = request.app[SIMULATOR_KEY]
+    wanted = simulator.config.api_key
+    if wanted is None or request.headers.get("Authorization") == f"Bearer {wanted}":
+        return None
+    simulator._record("", 0, "", "401", time.monotonic())
+    return _error(401, "invalid_api_key", "Incorrect API key provided")
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
