@@ -6,67 +6,146 @@ that carries them.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Goal = Literal["clarity", "engagement", "accuracy", "efficiency", "creativity"]
 
-AssertionType = Literal[
-    "equals",  # response (trimmed) equals value
-    "iequals",  # case-insensitive equals
-    "contains",
-    "icontains",
-    "not-contains",
-    "regex",
-    "is-json",
-    "json-schema",  # value: a JSON Schema the parsed response must satisfy
-    "length",  # value: {"min": int, "max": int} in characters
-    "readability",  # value: minimum Flesch reading ease
-    "similar",  # value: reference text; threshold: minimum similarity in [0, 1]
-    "llm-rubric",  # value: rubric text, judged by an LLM
-]
+# promptfoo's assertion types that promptopt scores (each also as `not-<type>`, its
+# inverse), plus promptopt's own: iequals (the `expected:` shorthand), json-schema (is-json
+# with a schema), length and readability. Semantics: agents/scorer/assertions/.
+BASE_ASSERTION_TYPES: tuple[str, ...] = (
+    # text
+    "equals", "iequals", "contains", "icontains", "contains-any", "contains-all",
+    "icontains-any", "icontains-all", "starts-with", "regex", "word-count", "length",
+    "readability", "levenshtein",
+    # structure
+    "is-json", "contains-json", "json-schema",
+    # reference metrics
+    "rouge-n", "bleu",
+    # the call itself
+    "latency", "cost", "perplexity", "perplexity-score",
+    # code
+    "javascript", "python",
+    # model-graded (an LLM judge, or embeddings)
+    "llm-rubric", "model-graded-closedqa", "factuality", "model-graded-factuality",
+    "answer-relevance", "similar",
+)
+ASSERTION_TYPES: frozenset[str] = frozenset(
+    (*BASE_ASSERTION_TYPES, *(f"not-{t}" for t in BASE_ASSERTION_TYPES))
+)
+# Judged by an LLM (or an embedding model): they need a grader and cost money.
+MODEL_GRADED_TYPES: frozenset[str] = frozenset(
+    {"llm-rubric", "model-graded-closedqa", "factuality", "model-graded-factuality",
+     "answer-relevance", "similar"}
+)
+
+# A prompt's length in characters, the same bound for every way a prompt comes in
+# (experiment files, the API, user-given A/B arms).
+PROMPT_MIN_CHARS = 10
+PROMPT_MAX_CHARS = 10_000
+# Assertion values, transforms and rubrics are user text too, with room for code.
+CODE_MAX_CHARS = 20_000
+
+
+def base_type(assertion_type: str) -> str:
+    """`not-contains` -> `contains`."""
+    return assertion_type.removeprefix("not-")
 
 
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ModelSpec(Record):
+    """A litellm model id with its call options.
+
+    Credentials never travel on a topic: `api_key_env` names the environment variable that
+    holds the key, and the worker making the call reads it (agents/llm).
+    """
+
+    id: str = Field(min_length=1, max_length=200,
+                    description="litellm model id, e.g. openai/gpt-4o-mini")
+    label: str | None = Field(default=None, min_length=1, max_length=100,
+                              description="how reports name this model (promptfoo's label)")
+    api_base: str | None = Field(default=None, max_length=500)
+    api_key: str | None = Field(default=None, exclude=True, repr=False)
+    api_key_env: str | None = Field(default=None, max_length=100,
+                                    pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                    description="environment variable holding the API key")
+    temperature: float | None = Field(default=0.0, ge=0, le=2)
+    max_tokens: int | None = Field(default=256, ge=1, le=1_000_000)
+    seed: int | None = None
+    # Prices for models litellm's cost map does not know (local or custom deployments).
+    input_cost_per_token: float | None = Field(default=None, ge=0)
+    output_cost_per_token: float | None = Field(default=None, ge=0)
+    rpm: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.id
+
+
 class Assertion(Record):
-    type: AssertionType
+    type: str = Field(max_length=40, json_schema_extra={"enum": sorted(ASSERTION_TYPES)})
     value: Any = None
     threshold: float | None = None
-    weight: float = Field(default=1.0, gt=0)
+    # 0: scored as a named metric only, never failing the test (as promptfoo).
+    weight: float = Field(default=1.0, ge=0, le=1_000)
+    metric: str | None = Field(default=None, min_length=1, max_length=100,
+                               description="named metric this assertion's score adds to")
+    transform: str | None = Field(default=None, max_length=CODE_MAX_CHARS,
+                                  description="JavaScript applied to the output first")
+    provider: ModelSpec | None = Field(default=None, description="the grader (model-graded)")
+    embedder: ModelSpec | None = Field(default=None, description="the embedding model "
+                                       "(similar, answer-relevance)")
+    rubric_prompt: str | None = Field(default=None, max_length=CODE_MAX_CHARS)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in ASSERTION_TYPES:
+            raise ValueError(f"unknown assertion type {value!r}")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _bounded_value(cls, value: Any) -> Any:
+        if value is not None and len(json.dumps(value, default=str)) > CODE_MAX_CHARS:
+            raise ValueError(f"at most {CODE_MAX_CHARS} characters")
+        return value
+
+    @property
+    def base(self) -> str:
+        return base_type(self.type)
+
+    @property
+    def inverse(self) -> bool:
+        return self.type.startswith("not-")
 
 
 class TestCase(Record):
     __test__ = False  # not a pytest class
 
     id: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=1_000)
     vars: dict[str, Any] = Field(default_factory=dict)
-    expected: str | None = None  # shorthand for an `equals` assertion
+    expected: str | None = None  # shorthand for an `iequals` assertion
     assertions: tuple[Assertion, ...] = ()
+    # promptfoo's test threshold: the test passes when its weighted score reaches it,
+    # whatever single assertions say.
+    threshold: float | None = None
+    transform: str | None = Field(default=None, max_length=CODE_MAX_CHARS,
+                                  description="JavaScript applied to the output first")
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     def all_assertions(self) -> tuple[Assertion, ...]:
         if self.expected is None:
             return self.assertions
         return (Assertion(type="iequals", value=self.expected), *self.assertions)
-
-
-class ModelSpec(Record):
-    """A litellm model id with its call options."""
-
-    id: str = Field(min_length=1, description="litellm model id, e.g. openai/gpt-4o-mini")
-    api_base: str | None = None
-    api_key: str | None = Field(default=None, exclude=True, repr=False)
-    temperature: float | None = 0.0
-    max_tokens: int | None = 256
-    seed: int | None = None
-    # Prices for models litellm's cost map does not know (local or custom deployments).
-    input_cost_per_token: float | None = None
-    output_cost_per_token: float | None = None
-    rpm: int | None = None
-    max_concurrency: int | None = None
 
 
 class Budget(Record):
@@ -84,13 +163,30 @@ class AnalysisConfig(Record):
     repetitions: int = Field(default=1, ge=1, le=100)
 
 
+class PromptArm(Record):
+    """One of the user's own prompts, compared with the control as it is."""
+
+    label: str = Field(min_length=1, max_length=200)
+    prompt: str = Field(min_length=PROMPT_MIN_CHARS, max_length=PROMPT_MAX_CHARS)
+    system: str | None = Field(default=None, max_length=PROMPT_MAX_CHARS)
+    models: tuple[str, ...] = Field(default=(), max_length=50,
+                                    description="model ids or labels it runs on; empty: all")
+
+
 class ExperimentSpec(Record):
     """Everything a user states about one optimization; the body of prompt-submitted."""
 
     name: str = Field(default="experiment", max_length=200)
-    prompt: str = Field(min_length=1, max_length=10_000, description="template with {{vars}}")
-    system: str | None = None
-    domain: str = "general"
+    prompt: str = Field(min_length=PROMPT_MIN_CHARS, max_length=PROMPT_MAX_CHARS,
+                        description="template with {{vars}}; the control")
+    system: str | None = Field(default=None, max_length=PROMPT_MAX_CHARS)
+    # The control's name in reports and the models it runs on (empty: every model).
+    control_label: str | None = Field(default=None, min_length=1, max_length=200)
+    control_models: tuple[str, ...] = Field(default=(), max_length=50)
+    # Further prompts of the user's, compared with the control as given (promptfoo's
+    # several prompts); the optimizer's n_variations candidates come on top.
+    arms: tuple[PromptArm, ...] = Field(default=(), max_length=20)
+    domain: str = Field(default="general", max_length=100)
     test_cases: tuple[TestCase, ...] = Field(min_length=1)
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     goals: tuple[Goal, ...] = ("clarity",)
@@ -108,6 +204,11 @@ class ExperimentSpec(Record):
         ids = [t.id for t in self.test_cases]
         if len(ids) != len(set(ids)):
             raise ValueError("test case ids must be unique")
+        known = {m.id for m in self.models} | {m.label for m in self.models if m.label}
+        for models in (self.control_models, *(a.models for a in self.arms)):
+            unknown = sorted(set(models) - known)
+            if unknown:
+                raise ValueError(f"a prompt names models the experiment lacks: {unknown}")
         return self
 
 
@@ -121,6 +222,9 @@ class Variation(Record):
     rewrites: tuple[str, ...] = ()
     rationale: str = ""
     predicted_score: float | None = None
+    # Model ids (or labels) this variation runs on; empty: every model of the experiment
+    # (promptfoo's per-provider prompts).
+    models: tuple[str, ...] = ()
 
 
 class VariationRef(Record):

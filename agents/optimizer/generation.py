@@ -23,7 +23,7 @@ from agents.patterns.library import (
     identify_patterns,
     load_library,
 )
-from schemas.experiment import ExperimentSpec, Variation
+from schemas.experiment import ExperimentSpec, PromptArm, Variation
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
 MAX_LABELS = 8
@@ -53,6 +53,7 @@ class Base:
     system: str | None
     patterns: tuple[str, ...] = ()
     rationale: str = "the original prompt, as submitted"
+    models: tuple[str, ...] = ()  # the models it runs on (empty: all); candidates inherit it
 
 
 @dataclass(frozen=True)
@@ -210,25 +211,34 @@ def assemble_round(
     n: int,
     *,
     control_name: str = "control",
+    arms: Sequence[PromptArm] = (),
 ) -> list[Variation]:
-    """The control first, then up to n candidates that are no near-duplicate of the control
-    or of each other, with ids from experiment, round and content."""
-    texts = [f"{base.system or ''}\n{base.prompt}"] + [
-        f"{c.system or ''}\n{c.prompt}" for c in candidates
-    ]
-    kept = drop_near_duplicates(texts)[1:][:n]
+    """The control first, then the user's own arms as given, then up to n candidates that
+    are no near-duplicate of those or of each other, with ids from experiment, round and
+    content."""
+    given = [f"{base.system or ''}\n{base.prompt}"] + [f"{a.system or ''}\n{a.prompt}"
+                                                       for a in arms]
+    texts = given + [f"{c.system or ''}\n{c.prompt}" for c in candidates]
+    kept = [i - len(given) for i in drop_near_duplicates(texts, keep_first=len(given))
+            if i >= len(given)][:n]
     prefix = "v" if round_ == 1 else f"r{round_}v"
     variations = [Variation(
         variation_id=variation_id(experiment_id, round_, base.prompt, base.system),
         name=control_name, prompt=base.prompt, system=base.system, is_control=True,
-        patterns=base.patterns, rationale=f"Control: {base.rationale}.",
+        patterns=base.patterns, rationale=f"Control: {base.rationale}.", models=base.models,
     )]
+    for arm in arms:
+        variations.append(Variation(
+            variation_id=variation_id(experiment_id, round_, arm.prompt, arm.system),
+            name=arm.label, prompt=arm.prompt, system=arm.system, models=arm.models,
+            rationale="given by the user",
+        ))
     for i, index in enumerate(kept, 1):
-        c = candidates[index - 1]
+        c = candidates[index]
         variations.append(Variation(
             variation_id=variation_id(experiment_id, round_, c.prompt, c.system),
             name=f"{prefix}{i}", prompt=c.prompt, system=c.system, patterns=c.patterns,
-            rewrites=c.rewrites, rationale=c.rationale,
+            rewrites=c.rewrites, rationale=c.rationale, models=base.models,
         ))
     return variations
 
@@ -247,7 +257,7 @@ def generate_round(
 ) -> list[Variation]:
     """The control plus up to n (default spec.n_variations) variations, fewer after
     near-duplicate removal. extra_candidates (e.g. from the meta-optimizer) come first."""
-    base = base or Base(spec.prompt, spec.system)
+    base = base or Base(spec.prompt, spec.system, models=spec.control_models)
     n = spec.n_variations if n is None else n
     if fixes is None:  # favour patterns that fix what the analysis finds in the base prompt
         fixes = analyze_prompt(base.prompt, base.system, tokens=False).fixes()
@@ -256,6 +266,9 @@ def generate_round(
     values = template_values(spec)
     candidates = [*extra_candidates, *model_candidates(spec, base),
                   *pattern_candidates(spec, base, picks, values=values, fixes=fixes)]
+    if round_ == 1:  # the user's arms and the control's name belong to the first round
+        return assemble_round(experiment_id, round_, base, candidates, n, arms=spec.arms,
+                              control_name=spec.control_label or "control")
     return assemble_round(experiment_id, round_, base, candidates, n)
 
 

@@ -38,7 +38,7 @@ async def generate(event: PromptSubmitted, ctx: StepContext) -> list[Emit]:
     if saved:
         return [Emit(VARIATION_GENERATED, VariationGenerated.model_validate(saved))]
     spec = event.spec
-    base = Base(spec.prompt, spec.system)
+    base = Base(spec.prompt, spec.system, models=spec.control_models)
     services = _services(ctx)
     analysis = analyze_prompt(base.prompt, base.system, tokens=False)
     proposals = await _meta_candidates(services, spec, base, analysis,
@@ -90,7 +90,7 @@ async def next_round(event: AnalysisReady, ctx: StepContext) -> list[Emit]:
     significance = ", a significant winner" if event.winner_id == best.variation_id else ""
     base = Base(chosen.prompt, chosen.system, chosen.patterns,
                 rationale=f"the best of round {event.round} ({chosen.name}, mean "
-                          f"{best.mean:.3f}{significance})")
+                          f"{best.mean:.3f}{significance})", models=chosen.models)
     tried = [frozenset(h["patterns"]) for h in history if h["patterns"]]
     round_ = event.round + 1
     services = _services(ctx)

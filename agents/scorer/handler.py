@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agents.runtime.contract import Emit, StepContext
-from agents.scorer.scoring import score_response
+from agents.scorer.assertions import GradingContext, grade
 from agents.scorer.stats import AnalysisSummary, ExperimentStats, Observation
 from schemas.events import AnalysisReady, ExperimentControl, TrialCompleted
 from schemas.experiment import AnalysisConfig
@@ -67,7 +67,7 @@ async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
 
     services: ScorerServices = ctx.services or ScorerServices()
     stats = _live_stats(services, ctx.state, key, record, trial.analysis)
-    observation = _observation(event)
+    observation = await _observation(event)
     stats.fold(observation)
     ctx.state[entry] = asdict(observation)
 
@@ -125,12 +125,15 @@ def _forget_trials(services: ScorerServices, state: Any, key: str) -> None:
         del state[name]
 
 
-def _observation(event: TrialCompleted) -> Observation:
+async def _observation(event: TrialCompleted) -> Observation:
     trial = event.trial
     value: float | None = None
     if event.status == "completed" and event.response is not None:
-        score = score_response(trial.test_case, event.response)
-        value = float(score.passed) if trial.analysis.metric == "pass" else score.value
+        context = GradingContext(test=trial.test_case, latency_ms=event.latency_ms,
+                                 cost_usd=event.cost_usd, cached=event.cached,
+                                 provider=trial.model.id)
+        graded = await grade(trial.test_case, event.response, context)
+        value = float(graded.passed) if trial.analysis.metric == "pass" else graded.score
     return Observation(
         trial_id=trial.trial_id,
         variation_id=trial.variation.variation_id,

@@ -52,6 +52,7 @@ def plan_round(event: VariationGenerated) -> list[PlannedTrial]:
         for tc in spec.test_cases
         for m in spec.models
         for v in event.variations
+        if not v.models or m.id in v.models  # promptfoo's per-provider prompts
     ]
 
 

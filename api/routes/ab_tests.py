@@ -15,7 +15,7 @@ from api.spec_body import invalid, new_experiment_id, prompt_text, spec_from_bod
 from api.store import User
 from api.routes import API_PREFIX
 from schemas.events import ExperimentControl, VariationGenerated
-from schemas.experiment import Variation
+from schemas.experiment import PROMPT_MAX_CHARS, PROMPT_MIN_CHARS, Variation
 from topics.catalogue import EXPERIMENT_CONTROL, VARIATION_GENERATED
 
 router = APIRouter(prefix=f"{API_PREFIX}/test", tags=["tests"])
@@ -28,8 +28,8 @@ class VariationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, max_length=200)
-    prompt: str = Field(min_length=1, max_length=10_000)
-    system: str | None = None
+    prompt: str = Field(min_length=PROMPT_MIN_CHARS, max_length=PROMPT_MAX_CHARS)
+    system: str | None = Field(default=None, max_length=PROMPT_MAX_CHARS)
 
 
 class StopRequest(BaseModel):

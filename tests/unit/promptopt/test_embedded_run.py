@@ -94,11 +94,13 @@ def test_the_cli_prints_a_report_and_writes_the_json_result(tmp_path):
 
 def test_the_cli_refuses_a_bad_file_with_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("prompt: hi\nmodels: [sim/small]\ntests: [{assert: [{type: javascript}]}]\n")
+    bad.write_text("prompt: Say hi to {{name}}\nmodels: [sim/small]\n"
+                   "tests: [{vars: {name: Ann}, assert: [{type: javascript}]}]\n")
     proc = subprocess.run([sys.executable, "-m", "promptopt.cli", "run", str(bad)],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
-    assert "javascript" in proc.stderr and "Traceback" not in proc.stderr
+    assert "javascript" in proc.stderr and "needs code" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 async def test_local_runs_accumulate_learned_pattern_statistics(tmp_path):
