@@ -98,6 +98,9 @@ class TrialCompleted(Event):
     cost_usd: float = 0.0
     attempts: int = 1
     cached: bool = False
+    # The rendered prompt the model answered (its last user message), for graders and
+    # per-test-case reports.
+    prompt: str | None = Field(default=None, max_length=50_000)
 
 
 class VariationResult(BaseModel):

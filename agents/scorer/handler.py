@@ -129,7 +129,8 @@ async def _observation(event: TrialCompleted) -> Observation:
     trial = event.trial
     value: float | None = None
     if event.status == "completed" and event.response is not None:
-        context = GradingContext(test=trial.test_case, latency_ms=event.latency_ms,
+        context = GradingContext(test=trial.test_case, prompt=event.prompt,
+                                 latency_ms=event.latency_ms,
                                  cost_usd=event.cost_usd, cached=event.cached,
                                  provider=trial.model.id)
         graded = await grade(trial.test_case, event.response, context)

@@ -6,7 +6,7 @@ from typing import Any
 
 from agents.runtime.contract import Emit, StepContext
 from agents.trials.plan import BUDGET_TRIALS_REASON, plan_round, request, skipped
-from agents.trials.render import MissingVariable, render
+from agents.trials.render import MissingVariable, TemplateError, render_messages
 from agents.trials.services import TrialsServices
 from schemas.events import (
     ExperimentControl,
@@ -17,6 +17,7 @@ from schemas.events import (
 from topics.catalogue import TRIAL_COMPLETED, TRIAL_REQUESTED
 
 BUDGET_COST_REASON = "budget: max_cost_usd"
+SENT_PROMPT_MAX_CHARS = 50_000
 
 
 def stop_key(experiment_id: str, round_: int | None = None) -> str:
@@ -61,7 +62,7 @@ async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
         return [_completed(event, status="skipped", reason=BUDGET_COST_REASON, attempts=0)]
     try:
         messages = trial_messages(event)
-    except MissingVariable as err:
+    except (MissingVariable, TemplateError) as err:
         return [_completed(event, status="failed", reason=str(err), attempts=0)]
 
     result = await services.llm.complete(trial.model, messages)
@@ -78,6 +79,7 @@ async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
             cost_usd=result.cost_usd,
             attempts=result.attempts,
             cached=result.cached,
+            prompt=sent_prompt(messages),
         )
     ]
 
@@ -95,13 +97,16 @@ def stop_reason(event: ExperimentControl) -> str:
     return event.reason if event.reason.startswith(prefix) else f"{prefix}: {event.reason}"
 
 
-def trial_messages(event: TrialRequested) -> list[dict[str, str]]:
-    values = event.trial.test_case.vars
-    messages = []
-    if event.system:
-        messages.append({"role": "system", "content": render(event.system, values)})
-    messages.append({"role": "user", "content": render(event.prompt, values)})
-    return messages
+def trial_messages(event: TrialRequested) -> list[dict[str, Any]]:
+    """The system message and the rendered prompt (a chat prompt's own messages)."""
+    return render_messages(event.prompt, event.system, event.trial.test_case.vars)
+
+
+def sent_prompt(messages: list[dict[str, Any]]) -> str:
+    """What the model was asked (the last user message), kept on the trial for its graders
+    and its report; clipped to the event's bound."""
+    users = [str(m["content"]) for m in messages if m.get("role") == "user"]
+    return (users[-1] if users else "")[:SENT_PROMPT_MAX_CHARS]
 
 
 def _completed(event: TrialRequested, **outcome: Any) -> Emit:

@@ -92,7 +92,7 @@ def test_test_create_takes_a_promptfoo_configs_prompts_as_variations(api):
 
 def test_test_create_needs_at_least_two_variations(api, spec_body):
     response = api.client.post("/api/v1/test/create",
-                               json={**spec_body(), "variations": [{"prompt": "only one"}]},
+                               json={**spec_body(), "variations": [{"prompt": "only one prompt"}]},
                                headers=api.auth())
     assert response.status_code == 422
     assert response.json()["error"]["message"].startswith("variations: give between 2 and 21")
@@ -100,7 +100,7 @@ def test_test_create_needs_at_least_two_variations(api, spec_body):
 
 def test_test_create_validates_each_variation(api, spec_body):
     response = api.client.post("/api/v1/test/create", json={
-        **spec_body(), "variations": [{"prompt": "a {{review}}"}, {"prompt": ""}]},
+        **spec_body(), "variations": [{"prompt": "Rate this: {{review}}"}, {"prompt": "too short"}]},
         headers=api.auth())
     assert response.status_code == 422
     assert response.json()["error"]["message"].startswith("variations.1.prompt:")
