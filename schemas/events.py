@@ -7,10 +7,11 @@ AnalysisReady; TrialRequested, ExperimentControl and DeadLetter are internal.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.bounds import ID_PATTERN
 from schemas.experiment import (
     AnalysisConfig,
     Budget,
@@ -36,20 +37,35 @@ class Event(BaseModel):
     occurred_at: datetime = Field(default_factory=_now)
 
 
-class PromptSubmitted(Event):
-    experiment_id: str = Field(min_length=1, max_length=100)
-    submitted_by: str | None = None
+ExperimentId = Annotated[str, Field(min_length=1, max_length=100, pattern=ID_PATTERN)]
+OwnerId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Owned(Event):
+    """An event of one team's work. Every event derived from it carries the same owner, so
+    sinks store it with each row and document and every reader can scope by team. None:
+    published without an owner (straight to Kafka): only an admin sees that work."""
+
+    team_id: OwnerId | None = None
+    user_id: OwnerId | None = None
+
+    def owner(self) -> dict[str, str | None]:
+        """team_id and user_id, to pass on to the events made from this one."""
+        return {"team_id": self.team_id, "user_id": self.user_id}
+
+
+class PromptSubmitted(Owned):
+    experiment_id: ExperimentId
     spec: ExperimentSpec
 
 
-class VariationGenerated(Event):
+class VariationGenerated(Owned):
     """One round of candidates for an experiment: the control plus new variations."""
 
-    experiment_id: str
+    experiment_id: ExperimentId
     round: int = Field(default=1, ge=1)
-    variations: tuple[Variation, ...] = Field(min_length=1)
+    variations: tuple[Variation, ...] = Field(min_length=1, max_length=21)
     spec: ExperimentSpec
-    submitted_by: str | None = None  # set when a user submits variations directly
 
 
 class TrialSpec(Record):
@@ -140,7 +156,7 @@ class VariationResult(BaseModel):
 Decision = Literal["winner", "control-best", "inconclusive", "running"]
 
 
-class AnalysisReady(Event):
+class AnalysisReady(Owned):
     """The state of an experiment's analysis: snapshots while trials arrive, then a final one."""
 
     experiment_id: str
@@ -165,7 +181,7 @@ class AnalysisReady(Event):
     models: tuple[str, ...] = ()
 
 
-class ExperimentControl(Event):
+class ExperimentControl(Owned):
     experiment_id: str
     command: Literal["stop", "budget-exhausted"]
     reason: str = ""
@@ -176,7 +192,7 @@ def pattern_posterior_key(pattern_id: str, domain: str, model: str) -> str:
     return f"pattern:{pattern_id}|{domain}|{model}"
 
 
-class PatternOutcomeRecorded(Event):
+class PatternOutcomeRecorded(Owned):
     """What one round's final analysis taught about one pattern (success: it made a
     significant winner). Keyed by the posterior it updates, so one worker owns each."""
 
@@ -231,6 +247,7 @@ __all__ = [
     "Event",
     "ExperimentControl",
     "ModelSpec",
+    "Owned",
     "PatternOutcomeRecorded",
     "PromptSubmitted",
     "TestCase",

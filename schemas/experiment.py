@@ -7,9 +7,25 @@ that carries them.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.bounds import (
+    PROMPT_MAX_CHARS,
+    PROMPT_MIN_CHARS,
+    STORABLE,
+    FreeJson,
+    Identifier,
+    JsonObject,
+    LongText,
+    ModelId,
+    Name,
+    Prompt,
+    ShortText,
+    Url,
+    VariationText,
+)
 
 Goal = Literal["clarity", "engagement", "accuracy", "efficiency", "creativity"]
 
@@ -42,12 +58,12 @@ MODEL_GRADED_TYPES: frozenset[str] = frozenset(
      "answer-relevance", "similar"}
 )
 
-# A prompt's length in characters, the same bound for every way a prompt comes in
-# (experiment files, the API, user-given A/B arms).
-PROMPT_MIN_CHARS = 10
-PROMPT_MAX_CHARS = 10_000
+# A prompt's length in characters is the same bound for every way a prompt comes in
+# (experiment files, the API, user-given A/B arms): schemas.bounds, re-exported here.
+__all__ = ["CODE_MAX_CHARS", "PROMPT_MAX_CHARS", "PROMPT_MIN_CHARS"]
 # Assertion values, transforms and rubrics are user text too, with room for code.
 CODE_MAX_CHARS = 20_000
+CodeText = Annotated[str, Field(max_length=CODE_MAX_CHARS), STORABLE]
 
 
 def base_type(assertion_type: str) -> str:
@@ -56,7 +72,8 @@ def base_type(assertion_type: str) -> str:
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity are refused in every number: no statistic or price means them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelSpec(Record):
@@ -66,23 +83,25 @@ class ModelSpec(Record):
     holds the key, and the worker making the call reads it (agents/llm).
     """
 
-    id: str = Field(min_length=1, max_length=200,
-                    description="litellm model id, e.g. openai/gpt-4o-mini")
-    label: str | None = Field(default=None, min_length=1, max_length=100,
-                              description="how reports name this model (promptfoo's label)")
-    api_base: str | None = Field(default=None, max_length=500)
+    id: ModelId = Field(description="litellm model id, e.g. openai/gpt-4o-mini")
+    label: ShortText | None = Field(default=None,
+                                    description="how reports name this model (promptfoo's label)")
+    # Only to hosts the settings allow (agents/llm/allowed_hosts.py: the API answers 422
+    # for any other, and the worker checks again before any call).
+    api_base: Url | None = None
     api_key: str | None = Field(default=None, exclude=True, repr=False)
     api_key_env: str | None = Field(default=None, max_length=100,
                                     pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                     description="environment variable holding the API key")
     temperature: float | None = Field(default=0.0, ge=0, le=2)
     max_tokens: int | None = Field(default=256, ge=1, le=1_000_000)
-    seed: int | None = None
-    # Prices for models litellm's cost map does not know (local or custom deployments).
-    input_cost_per_token: float | None = Field(default=None, ge=0)
-    output_cost_per_token: float | None = Field(default=None, ge=0)
-    rpm: int | None = Field(default=None, ge=1)
-    max_concurrency: int | None = Field(default=None, ge=1)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    # Prices (USD per token) for models litellm's cost map does not know (local or custom
+    # deployments); the dearest hosted models cost well under a cent a token.
+    input_cost_per_token: float | None = Field(default=None, ge=0, le=1)
+    output_cost_per_token: float | None = Field(default=None, ge=0, le=1)
+    rpm: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_concurrency: int | None = Field(default=None, ge=1, le=10_000)
 
     @property
     def display_name(self) -> str:
@@ -91,18 +110,18 @@ class ModelSpec(Record):
 
 class Assertion(Record):
     type: str = Field(max_length=40, json_schema_extra={"enum": sorted(ASSERTION_TYPES)})
-    value: Any = None
-    threshold: float | None = None
+    value: FreeJson = None
+    threshold: float | None = Field(default=None, ge=-1e9, le=1e9)
     # 0: scored as a named metric only, never failing the test (as promptfoo).
     weight: float = Field(default=1.0, ge=0, le=1_000)
-    metric: str | None = Field(default=None, min_length=1, max_length=100,
-                               description="named metric this assertion's score adds to")
-    transform: str | None = Field(default=None, max_length=CODE_MAX_CHARS,
-                                  description="JavaScript applied to the output first")
+    metric: ShortText | None = Field(default=None,
+                                     description="named metric this assertion's score adds to")
+    transform: CodeText | None = Field(default=None,
+                                       description="JavaScript applied to the output first")
     provider: ModelSpec | None = Field(default=None, description="the grader (model-graded)")
     embedder: ModelSpec | None = Field(default=None, description="the embedding model "
                                        "(similar, answer-relevance)")
-    rubric_prompt: str | None = Field(default=None, max_length=CODE_MAX_CHARS)
+    rubric_prompt: CodeText | None = None
 
     @field_validator("type")
     @classmethod
@@ -130,17 +149,17 @@ class Assertion(Record):
 class TestCase(Record):
     __test__ = False  # not a pytest class
 
-    id: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=1_000)
-    vars: dict[str, Any] = Field(default_factory=dict)
-    expected: str | None = None  # shorthand for an `iequals` assertion
-    assertions: tuple[Assertion, ...] = ()
+    id: Name
+    description: Annotated[str, Field(max_length=1_000), STORABLE] | None = None
+    vars: JsonObject = Field(default_factory=dict)
+    expected: LongText | None = None  # shorthand for an `iequals` assertion
+    assertions: tuple[Assertion, ...] = Field(default=(), max_length=50)
     # promptfoo's test threshold: the test passes when its weighted score reaches it,
     # whatever single assertions say.
-    threshold: float | None = None
-    transform: str | None = Field(default=None, max_length=CODE_MAX_CHARS,
-                                  description="JavaScript applied to the output first")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    threshold: float | None = Field(default=None, ge=-1e9, le=1e9)
+    transform: CodeText | None = Field(default=None,
+                                       description="JavaScript applied to the output first")
+    metadata: JsonObject = Field(default_factory=dict)
 
     def all_assertions(self) -> tuple[Assertion, ...]:
         if self.expected is None:
@@ -149,15 +168,17 @@ class TestCase(Record):
 
 
 class Budget(Record):
-    max_trials: int | None = Field(default=None, gt=0)
-    max_cost_usd: float | None = Field(default=None, gt=0)
+    max_trials: int | None = Field(default=None, gt=0, le=10_000_000)
+    max_cost_usd: float | None = Field(default=None, gt=0, le=1_000_000)
 
 
 class AnalysisConfig(Record):
     metric: Literal["score", "pass"] = "score"  # mean assertion score, or all-pass as 0/1
     alpha: float = Field(default=0.05, gt=0, lt=1)
     power: float = Field(default=0.8, gt=0, lt=1)
-    min_effect: float = Field(default=0.0, ge=0, description="smallest difference that matters")
+    # Scores are in [0, 1], so is any difference between them.
+    min_effect: float = Field(default=0.0, ge=0, le=1,
+                              description="smallest difference that matters")
     design: Literal["fixed", "sequential"] = "sequential"
     correction: Literal["holm", "bh"] = "holm"
     repetitions: int = Field(default=1, ge=1, le=100)
@@ -166,38 +187,45 @@ class AnalysisConfig(Record):
 class PromptArm(Record):
     """One of the user's own prompts, compared with the control as it is."""
 
-    label: str = Field(min_length=1, max_length=200)
-    prompt: str = Field(min_length=PROMPT_MIN_CHARS, max_length=PROMPT_MAX_CHARS)
-    system: str | None = Field(default=None, max_length=PROMPT_MAX_CHARS)
-    models: tuple[str, ...] = Field(default=(), max_length=50,
-                                    description="model ids or labels it runs on; empty: all")
+    label: Name
+    prompt: Prompt
+    system: LongText | None = None
+    models: tuple[Name, ...] = Field(default=(), max_length=50,
+                                     description="model ids or labels it runs on; empty: all")
 
 
 class ExperimentSpec(Record):
     """Everything a user states about one optimization; the body of prompt-submitted."""
 
-    name: str = Field(default="experiment", max_length=200)
-    prompt: str = Field(min_length=PROMPT_MIN_CHARS, max_length=PROMPT_MAX_CHARS,
-                        description="template with {{vars}}; the control")
-    system: str | None = Field(default=None, max_length=PROMPT_MAX_CHARS)
+    name: Name = "experiment"
+    prompt: Prompt = Field(description="template with {{vars}}; the control")
+    system: LongText | None = None
     # The control's name in reports and the models it runs on (empty: every model).
-    control_label: str | None = Field(default=None, min_length=1, max_length=200)
-    control_models: tuple[str, ...] = Field(default=(), max_length=50)
+    control_label: Name | None = None
+    control_models: tuple[Name, ...] = Field(default=(), max_length=50)
     # Further prompts of the user's, compared with the control as given (promptfoo's
     # several prompts); the optimizer's n_variations candidates come on top.
     arms: tuple[PromptArm, ...] = Field(default=(), max_length=20)
-    domain: str = Field(default="general", max_length=100)
-    test_cases: tuple[TestCase, ...] = Field(min_length=1)
-    models: tuple[ModelSpec, ...] = Field(min_length=1)
-    goals: tuple[Goal, ...] = ("clarity",)
+    domain: ShortText = "general"
+    test_cases: tuple[TestCase, ...] = Field(min_length=1, max_length=10_000)
+    models: tuple[ModelSpec, ...] = Field(min_length=1, max_length=50)
+    goals: tuple[Goal, ...] = Field(default=("clarity",), max_length=5)
     n_variations: int = Field(default=3, ge=0, le=20)
     max_rounds: int = Field(default=1, ge=1, le=10)
-    target_score: float | None = None
+    target_score: float | None = Field(default=None, ge=0, le=1)
     budget: Budget = Budget()
     analysis: AnalysisConfig = AnalysisConfig()
     # The LLM the optimizer's meta-optimizer asks for new candidates (OPRO-style); None: the
     # process settings decide, and without any the optimizer uses pattern rewrites only.
     optimizer_model: ModelSpec | None = None
+
+    def trials_planned(self) -> int:
+        """Trials over every round if all were run, an upper bound: prompts (control, the
+        user's arms, the optimizer's candidates) x models x test cases x repetitions x
+        rounds."""
+        prompts = 1 + len(self.arms) + self.n_variations
+        return (prompts * len(self.models) * len(self.test_cases)
+                * self.analysis.repetitions * self.max_rounds)
 
     @model_validator(mode="after")
     def _unique_test_ids(self) -> ExperimentSpec:
@@ -213,24 +241,24 @@ class ExperimentSpec(Record):
 
 
 class Variation(Record):
-    variation_id: str
-    name: str
-    prompt: str
-    system: str | None = None
+    variation_id: Identifier
+    name: Name
+    prompt: VariationText
+    system: VariationText | None = None
     is_control: bool = False
-    patterns: tuple[str, ...] = ()
-    rewrites: tuple[str, ...] = ()
-    rationale: str = ""
+    patterns: tuple[str, ...] = Field(default=(), max_length=50)
+    rewrites: tuple[str, ...] = Field(default=(), max_length=50)
+    rationale: LongText = ""
     predicted_score: float | None = None
     # Model ids (or labels) this variation runs on; empty: every model of the experiment
     # (promptfoo's per-provider prompts).
-    models: tuple[str, ...] = ()
+    models: tuple[Name, ...] = Field(default=(), max_length=50)
 
 
 class VariationRef(Record):
     """The part of a variation that trials and analyses carry along."""
 
-    variation_id: str
-    name: str
+    variation_id: Identifier
+    name: Name
     is_control: bool = False
-    patterns: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = Field(default=(), max_length=50)

@@ -47,7 +47,8 @@ async def generate(event: PromptSubmitted, ctx: StepContext) -> list[Emit]:
                                 fixes=analysis.fixes(), extra_candidates=proposals)
     variations = with_predictions(variations, spec, services.predictor if services else None)
     out = VariationGenerated(
-        experiment_id=event.experiment_id, round=1, variations=tuple(variations), spec=spec)
+        experiment_id=event.experiment_id, round=1, variations=tuple(variations), spec=spec,
+        **event.owner())
     if spec.max_rounds > 1:
         remember_round(ctx.shared, event.experiment_id, spec, 1, variations)
     ctx.state[key] = out.model_dump(mode="json")
@@ -107,7 +108,7 @@ async def next_round(event: AnalysisReady, ctx: StepContext) -> list[Emit]:
         ctx.state[key] = None
         return []
     out = VariationGenerated(experiment_id=event.experiment_id, round=round_,
-                             variations=tuple(variations), spec=spec)
+                             variations=tuple(variations), spec=spec, **event.owner())
     remember_round(ctx.shared, event.experiment_id, spec, round_, variations, history,
                    memory.trials_used, memory.cost_usd)
     ctx.state[key] = out.model_dump(mode="json")

@@ -17,8 +17,9 @@ from agents.optimizer.analysis.scores import clarity, specificity
 from agents.optimizer.analysis.segments import split
 from agents.optimizer.analysis.tokens import count_tokens
 from agents.patterns.library import identify_patterns
+from schemas.bounds import PROMPT_MAX_CHARS, PROMPT_MIN_CHARS
 
-MIN_CHARS, MAX_CHARS = 10, 10_000
+MIN_CHARS, MAX_CHARS = PROMPT_MIN_CHARS, PROMPT_MAX_CHARS  # the API's and experiments' too
 
 
 @dataclass(frozen=True)
