@@ -22,8 +22,9 @@ def migration_files() -> list[tuple[str, str]]:
     return [(f.name.removesuffix(".sql"), f.read_text()) for f in files]
 
 
-async def migrate(dsn: str) -> list[str]:
-    """Apply pending migrations; returns the versions applied by this call."""
+async def migrate(dsn: str, *, upto: str | None = None) -> list[str]:
+    """Apply pending migrations (only those up to version `upto`, when given: a test of a
+    later migration on data of an earlier schema); returns the versions applied."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", LOCK_ID)
@@ -31,7 +32,7 @@ async def migrate(dsn: str) -> list[str]:
         done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
         applied = []
         for version, sql in migration_files():
-            if version in done:
+            if version in done or (upto is not None and version > upto):
                 continue
             async with conn.transaction():
                 await conn.execute(sql)

@@ -11,24 +11,25 @@ from collections.abc import Sequence
 import asyncpg
 
 from agents.patterns.learning import outcomes_from_analysis
-from schemas.events import AnalysisReady, Event, PromptSubmitted, VariationGenerated
+from schemas.events import AnalysisReady, Event, Owned, PromptSubmitted, VariationGenerated
 from topics.catalogue import ANALYSIS_READY, PROMPT_SUBMITTED, VARIATION_GENERATED, Topic
 
 INSERT_OPTIMIZATION = """
 INSERT INTO optimizations (id, name, prompt, system, domain, goals, models, spec,
-                           submitted_by, submitted_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)
+                           submitted_by, submitted_at, team_id, user_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $9)
 ON CONFLICT (id) DO NOTHING
 """
 INSERT_VARIATION = """
 INSERT INTO optimization_variations (id, optimization_id, round, name, prompt, system,
-    is_control, patterns, rewrites, rationale, predicted_score, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    is_control, patterns, rewrites, rationale, predicted_score, created_at, team_id, user_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (id) DO NOTHING
 """
 INSERT_TEST = """
-INSERT INTO ab_tests (id, optimization_id, round, metric, alpha, correction, started_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO ab_tests (id, optimization_id, round, metric, alpha, correction, started_at,
+                      team_id, user_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO NOTHING
 """
 MARK_RUNNING = "UPDATE optimizations SET status = 'running' WHERE id = $1 AND status = 'submitted'"
@@ -43,8 +44,9 @@ RETURNING id
 UPSERT_TEST_VARIATION = """
 INSERT INTO test_variations (test_id, variation_id, is_control, n, n_failed, mean, ci_low,
     ci_high, test, p_value, p_adjusted, p_always_valid, lift, lift_ci_low, lift_ci_high,
-    p_best, expected_loss, cost_usd, seq)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    p_best, expected_loss, cost_usd, seq, team_id, user_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21)
 ON CONFLICT (test_id, variation_id) DO UPDATE SET
     n = EXCLUDED.n, n_failed = EXCLUDED.n_failed, mean = EXCLUDED.mean,
     ci_low = EXCLUDED.ci_low, ci_high = EXCLUDED.ci_high, test = EXCLUDED.test,
@@ -56,8 +58,8 @@ ON CONFLICT (test_id, variation_id) DO UPDATE SET
 WHERE test_variations.seq < EXCLUDED.seq
 """
 INSERT_ANALYSIS = """
-INSERT INTO analyses (experiment_id, round, seq, final, payload, created_at)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+INSERT INTO analyses (experiment_id, round, seq, final, payload, created_at, team_id, user_id)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8)
 ON CONFLICT DO NOTHING
 """
 COMPLETE_OPTIMIZATION = """
@@ -65,10 +67,11 @@ UPDATE optimizations SET status = 'completed', completed_at = $2,
     best_variation_id = $3, best_score = $4, improvement = $5
 WHERE id = $1 AND (completed_at IS NULL OR completed_at < $2)
 """
+OWNER = "SELECT team_id, user_id FROM optimizations WHERE id = $1"
 INSERT_PATTERN_OUTCOME = """
 INSERT INTO pattern_outcomes (experiment_id, round, variation_id, pattern_id, domain, model,
-    success)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    success, team_id, user_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING
 """
 
@@ -96,47 +99,50 @@ class PostgresSink:
             for event in events:
                 match event:
                     case PromptSubmitted():
-                        await _write_submission(conn, event)
+                        await write_submission(conn, event)
                     case VariationGenerated():
                         await _write_variations(conn, event)
                     case AnalysisReady():
                         await _write_analysis(conn, event)
 
 
-async def _write_submission(conn: asyncpg.Connection, event: PromptSubmitted) -> None:
+async def write_submission(conn: asyncpg.Connection, event: PromptSubmitted) -> None:
     spec = event.spec
     await conn.execute(
         INSERT_OPTIMIZATION, event.experiment_id, spec.name, spec.prompt, spec.system,
         spec.domain, list(spec.goals), [m.id for m in spec.models],
-        spec.model_dump_json(), event.submitted_by, event.occurred_at,
+        spec.model_dump_json(), event.user_id, event.occurred_at, event.team_id,
     )
 
 
 async def _write_variations(conn: asyncpg.Connection, event: VariationGenerated) -> None:
     # The submission may be consumed after its variations (different topics); make sure
     # the parent row exists so the variations never wait on ordering.
-    await _write_submission(conn, PromptSubmitted(
+    await write_submission(conn, PromptSubmitted(
         experiment_id=event.experiment_id, spec=event.spec, occurred_at=event.occurred_at,
-        submitted_by=event.submitted_by))
+        **event.owner()))
+    team_id, user_id = await _owner(conn, event)
     await conn.executemany(INSERT_VARIATION, [
         (v.variation_id, event.experiment_id, event.round, v.name, v.prompt, v.system,
          v.is_control, list(v.patterns), list(v.rewrites), v.rationale, v.predicted_score,
-         event.occurred_at)
+         event.occurred_at, team_id, user_id)
         for v in event.variations
     ])
     analysis = event.spec.analysis
     await conn.execute(
         INSERT_TEST, ab_test_id(event.experiment_id, event.round), event.experiment_id,
         event.round, analysis.metric, analysis.alpha, analysis.correction, event.occurred_at,
+        team_id, user_id,
     )
     await conn.execute(MARK_RUNNING, event.experiment_id)
 
 
 async def _write_analysis(conn: asyncpg.Connection, event: AnalysisReady) -> None:
     tid = ab_test_id(event.experiment_id, event.round)
+    team_id, user_id = await _owner(conn, event)
     await conn.execute(
         INSERT_ANALYSIS, event.experiment_id, event.round, event.seq, event.final,
-        event.model_dump_json(), event.occurred_at,
+        event.model_dump_json(), event.occurred_at, team_id, user_id,
     )
     updated = await conn.fetchval(
         UPDATE_TEST, tid, "completed" if event.final else "running", event.decision,
@@ -149,7 +155,7 @@ async def _write_analysis(conn: asyncpg.Connection, event: AnalysisReady) -> Non
     await conn.executemany(UPSERT_TEST_VARIATION, [
         (tid, v.variation_id, v.is_control, v.n, v.n_failed, v.mean, v.ci_low, v.ci_high,
          v.test, v.p_value, v.p_adjusted, v.p_always_valid, v.lift, v.lift_ci_low,
-         v.lift_ci_high, v.p_best, v.expected_loss, v.cost_usd, event.seq)
+         v.lift_ci_high, v.p_best, v.expected_loss, v.cost_usd, event.seq, team_id, user_id)
         for v in event.variations
     ])
     if not event.final:
@@ -165,9 +171,20 @@ async def _write_analysis(conn: asyncpg.Connection, event: AnalysisReady) -> Non
         best.variation_id if best else None, best.mean if best else None, improvement,
     )
     await conn.executemany(INSERT_PATTERN_OUTCOME, [
-        (o.experiment_id, o.round, o.variation_id, o.pattern_id, o.domain, o.model, o.success)
+        (o.experiment_id, o.round, o.variation_id, o.pattern_id, o.domain, o.model, o.success,
+         team_id, user_id)
         for o in outcomes_from_analysis(event)
     ])
+
+
+async def _owner(conn: asyncpg.Connection, event: Owned) -> tuple[str | None, str | None]:
+    """Whose work a row of this experiment is: its optimization's owner (set from the
+    submission, which the API stamps) wins over what a later event says, so every row of
+    an experiment is scoped to the same team; the event's owner when there is no parent."""
+    row = await conn.fetchrow(OWNER, event.experiment_id)
+    if row is not None and row["team_id"] is not None:
+        return row["team_id"], row["user_id"]
+    return event.team_id, event.user_id
 
 
 def _best(event: AnalysisReady):
