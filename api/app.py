@@ -20,15 +20,26 @@ from fastapi.staticfiles import StaticFiles
 
 from api.auth import Authenticator
 from api.body_limit import BodyLimit
-from api.bus import Bus, BusUnavailable, KafkaBus
+from api.bus import Bus, BusUnavailable, EventTooLarge, KafkaBus
 from api.envelope import ApiError, error_response, install_error_handlers
 from api.postgres_store import PostgresStore
 from api.ratelimit import RateLimiter
 from api.readiness import Check, MongoPing
 from api.request_metrics import RequestMetrics
-from api.routes import API_PREFIX, ab_tests, analysis, dashboard, health, optimize, patterns, stream
+from api.routes import (
+    API_PREFIX,
+    ab_tests,
+    analysis,
+    dashboard,
+    docs,
+    health,
+    optimize,
+    patterns,
+    stream,
+)
 from api.routes.analysis import PredictorFile
 from api.routes.dashboard import STATIC
+from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
 from api.store import Store, StoreUnavailable
 from promptopt.settings import Settings, get_settings
@@ -46,7 +57,8 @@ def create_app(
     limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """The API app. `store`, `bus` and `checks` default to PostgreSQL, Kafka and the three
-    servers' readiness checks from `core` settings; tests may pass their own."""
+    servers' readiness checks from `core` settings; tests may pass their own, and the
+    in-process `limiter` of failed authentications per client address."""
     settings = settings or ApiSettings()
     core = core or get_settings()
     store = store if store is not None else PostgresStore(core.postgres_dsn)
@@ -69,15 +81,13 @@ def create_app(
                 await mongo.close()
 
     app = FastAPI(title="promptopt", version="0.1.0", lifespan=lifespan,
-                  docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json",
-                  redoc_url=None)
+                  docs_url=None, openapi_url=f"{API_PREFIX}/openapi.json", redoc_url=None)
     app.state.settings = settings
     app.state.core = core
     app.state.store = store
     app.state.bus = bus
     app.state.checks = dict(checks)
-    app.state.auth = Authenticator(store, settings)
-    app.state.limiter = limiter or RateLimiter()
+    app.state.auth = Authenticator(store, settings, failures=limiter or RateLimiter())
     app.state.predictor = PredictorFile(settings.predictor_path)
     app.state.started = time.monotonic()
 
@@ -90,6 +100,15 @@ def create_app(
                                        details={"postgres": str(err)},
                                        headers={"Retry-After": "5"}))
 
+    @app.exception_handler(EventTooLarge)
+    async def _too_large(request: Request, err: EventTooLarge) -> JSONResponse:
+        # Never a 503 with Retry-After: the same request can never succeed.
+        limit = f"the {err.limit} bytes" if err.limit else "what"
+        return error_response(ApiError(
+            413, f"the experiment makes an event of {err.size} bytes, over {limit} the "
+                 "broker takes in one message; send fewer or smaller test cases",
+            details={"event_bytes": err.size, "max_event_bytes": err.limit or None}))
+
     @app.exception_handler(BusUnavailable)
     async def _bus_down(request: Request, err: BusUnavailable) -> JSONResponse:
         log.warning("bus unavailable: %s", err)
@@ -97,9 +116,12 @@ def create_app(
                                        details={"kafka": str(err)},
                                        headers={"Retry-After": "5"}))
 
-    for module in (optimize, ab_tests, analysis, patterns, stream, health, dashboard):
+    for module in (optimize, ab_tests, analysis, patterns, stream, health, dashboard, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics)  # added last: outermost, so it sees every answer
+    docs.mount_assets(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       max_event_bytes=core.kafka_max_message_bytes)
+    app.add_middleware(RequestMetrics)  # outer: it sees every answer, its 500s included
+    app.add_middleware(SecurityHeaders, docs_prefix=docs.DOCS)  # outermost: on every answer
     return app

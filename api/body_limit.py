@@ -11,15 +11,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.envelope import ApiError, error_response
 
 
-def too_large(max_bytes: int) -> ApiError:
-    return ApiError(413, f"request body over {max_bytes} bytes",
-                    details={"max_bytes": max_bytes})
+def too_large(max_bytes: int, max_event_bytes: int | None) -> ApiError:
+    below = (f"; the broker takes at most {max_event_bytes} bytes in one message"
+             if max_event_bytes else "")
+    return ApiError(413, f"request body over {max_bytes} bytes{below}; send fewer or smaller "
+                    "test cases", details={"max_bytes": max_bytes})
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_event_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.refusal = too_large(max_bytes, max_event_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -27,7 +30,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(too_large(self.max_bytes))(scope, receive, send)
+            await error_response(self.refusal)(scope, receive, send)
             return
         received = 0
         refused = False
@@ -43,7 +46,7 @@ class BodyLimit:
                     # Answer now; to the route the client has gone, and what it would
                     # answer to that is dropped.
                     refused = True
-                    await error_response(too_large(self.max_bytes))(scope, receive, send)
+                    await error_response(self.refusal)(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 

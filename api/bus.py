@@ -15,17 +15,26 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from schemas.events import AnalysisReady, Event
 from topics.catalogue import ANALYSIS_READY, TOPICS, Topic
 from topics.client import PromptOptClient
-from topics.codec import DecodeError, decode
+from topics.codec import DecodeError, decode, encode
 from topics.reader import open_reader
 
 
 class BusUnavailable(Exception):
     """Kafka cannot be reached; the API answers 503."""
+
+
+class EventTooLarge(Exception):
+    """The event is over the broker's message limit: no retry can help; the API answers 413."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the event is {size} bytes, over the {limit} bytes a message may be")
+        self.size = size
+        self.limit = limit
 
 
 class AnalysisFeed(Protocol):
@@ -46,8 +55,9 @@ class Bus(Protocol):
         """Raise BusUnavailable unless the broker answers a metadata request and every
         catalogued topic exists."""
 
-    async def follow(self, experiment_id: str | None) -> AnalysisFeed:
-        """A started feed of analysis-ready for one experiment (None: all of them)."""
+    async def follow(self, experiment_id: str | None, team: str | None) -> AnalysisFeed:
+        """A started feed of analysis-ready for one experiment (None: all of them) of one
+        team (None: every team's; the caller has checked the experiment's owner)."""
 
 
 class KafkaBus:
@@ -88,6 +98,8 @@ class KafkaBus:
         client = await self._producer()
         try:
             await asyncio.wait_for(client.publish(topic, event), self._timeout_s)
+        except MessageSizeTooLargeError as err:
+            raise EventTooLarge(len(encode(event)), 0) from err
         except (KafkaError, TimeoutError) as err:
             raise BusUnavailable(f"Kafka did not accept the event: {err!r}") from err
 
@@ -107,14 +119,14 @@ class KafkaBus:
             raise BusUnavailable(f"topics missing: {', '.join(missing)} "
                                  "(`promptopt topics create`)")
 
-    async def follow(self, experiment_id: str | None) -> KafkaFeed:
+    async def follow(self, experiment_id: str | None, team: str | None) -> KafkaFeed:
         # No group: every viewer reads every partition, nothing committed.
         try:
             consumer = await asyncio.wait_for(
                 open_reader(self._bootstrap, ANALYSIS_READY.name), self._timeout_s)
         except (KafkaError, OSError, TimeoutError) as err:
             raise BusUnavailable(f"Kafka unreachable at {self._bootstrap}: {err!r}") from err
-        return KafkaFeed(consumer, experiment_id)
+        return KafkaFeed(consumer, experiment_id, team)
 
 
 def supersedes(event: AnalysisReady, known: AnalysisReady | None) -> bool:
@@ -140,9 +152,11 @@ class KafkaFeed:
     replay of every snapshot compaction has not removed yet.
     """
 
-    def __init__(self, consumer: AIOKafkaConsumer, experiment_id: str | None) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, experiment_id: str | None,
+                 team: str | None) -> None:
         self._consumer = consumer
         self._key = experiment_id.encode() if experiment_id is not None else None
+        self._team = team
         self._closed = False
         self._ends: dict | None = None  # end offsets when partitions were first assigned
 
@@ -167,6 +181,8 @@ class KafkaFeed:
                         event = decode(ANALYSIS_READY, record.value)
                     except DecodeError:
                         continue  # dead-lettered by the agents that consume it
+                    if self._team is not None and event.team_id != self._team:
+                        continue  # another team's work (or nobody's: admins only)
                     if backlog is None:
                         yield event
                     elif supersedes(event, backlog.get((event.experiment_id, event.round))):

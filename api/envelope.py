@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
@@ -24,6 +24,51 @@ HTTP_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "n
               405: "method-not-allowed", 409: "conflict", 413: "too-large",
               415: "unsupported-media-type", 422: "validation-error", 429: "rate-limited",
               501: "not-implemented", 503: "unavailable"}
+
+
+class Meta(BaseModel):
+    model_config = ConfigDict(extra="allow")  # counts and notes some endpoints add
+
+    request_id: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class Envelope(BaseModel):
+    """A success: `data` is the endpoint's answer."""
+
+    success: bool
+    data: Any = None
+    error: None = None
+    meta: Meta
+
+
+class ErrorEnvelope(BaseModel):
+    """A failure: `error` says what went wrong and, for a 4xx, which field."""
+
+    success: bool
+    data: None = None
+    error: ErrorBody
+    meta: Meta
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each the ErrorEnvelope."""
+    what = {400: "bad request", 401: "missing or invalid credentials",
+            404: "unknown (or another team's)", 413: "body or event too large",
+            422: "invalid field (named in the message and details)",
+            429: "rate limited (Retry-After says when to come back)",
+            503: "a server it needs is down (Retry-After)"}
+    return {s: {"model": ErrorEnvelope, "description": what.get(s, HTTP_CODES.get(s, ""))}
+            for s in statuses}
+
+
+# What any authenticated endpoint may answer besides its own success.
+COMMON_ERRORS = errors(401, 422, 429, 503)
 
 
 def new_request_id() -> str:
@@ -67,7 +112,7 @@ def field_errors(errors: list[dict[str, Any]], *, drop: tuple[str, ...] = ("body
         if loc and loc[0] in drop:
             loc = loc[1:]
         where = ".".join(loc) or "body"
-        message = e.get("msg", "invalid")
+        message = e.get("msg", "invalid").removeprefix("Value error, ")
         if e.get("type") == "json_invalid":
             where, message = "body", "request body is not valid JSON"
         details.append({"field": where, "message": message, "type": e.get("type", "")})

@@ -2,6 +2,11 @@
 
 The pool opens lazily, so the API starts (and /ready can say what is down) while the
 database is away; connection failures become StoreUnavailable, which the API turns into 503.
+
+Admission is one statement per request: the key (or token subject) is looked up and a
+token is spent from the user's bucket (rate_limit_take, schemas/sql/002) together. So a
+revoked key or token stops working at the next request on every API process, and the
+limit is shared by all of them, for the one round trip the shared limit needs anyway.
 """
 
 from __future__ import annotations
@@ -9,41 +14,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 
 from agents.patterns.learning import stats_key
-from agents.sinks.postgres import ab_test_id
-from api.store import StoreUnavailable, User
+from agents.sinks.postgres import ab_test_id, write_submission
+from api.store import Admission, ExperimentRef, StoreUnavailable, User
+from schemas.events import PromptSubmitted
 
-USER_COLUMNS = "u.id, u.email, u.name, u.team_id, u.rate_limit_per_minute"
-USER_BY_KEY = f"""
-SELECT {USER_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id
+USER_COLUMNS = "u.id, u.email, u.name, u.team_id, u.role, u.rate_limit_per_minute"
+ADMIT_KEY = f"""
+SELECT {USER_COLUMNS}, rate_limit_take('user:' || u.id, u.rate_limit_per_minute) AS wait_s
+FROM api_keys k JOIN users u ON u.id = k.user_id
 WHERE k.key_hash = $1 AND k.revoked_at IS NULL
 """
-USER_BY_ID = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
-UPSERT_USER = """
-INSERT INTO users (id, email, name, rate_limit_per_minute) VALUES ($1, $2, $3, $4)
-ON CONFLICT (email) DO UPDATE SET
-    name = CASE WHEN EXCLUDED.name <> '' THEN EXCLUDED.name ELSE users.name END,
-    rate_limit_per_minute = CASE WHEN $5 THEN EXCLUDED.rate_limit_per_minute
-                                 ELSE users.rate_limit_per_minute END
-RETURNING id, email, name, team_id, rate_limit_per_minute
+ADMIT_SUBJECT = f"""
+SELECT {USER_COLUMNS}, rate_limit_take('user:' || u.id, u.rate_limit_per_minute) AS wait_s
+FROM users u
+WHERE u.id = $1
+  AND (u.tokens_valid_after IS NULL OR to_timestamp($2) >= u.tokens_valid_after)
 """
-INSERT_KEY = "INSERT INTO api_keys (id, user_id, key_hash, name) VALUES ($1, $2, $3, $4)"
-OPTIMIZATION = """
-SELECT id, name, status, domain, goals, models, submitted_by, submitted_at, completed_at,
-       best_variation_id, best_score, improvement
-FROM optimizations WHERE id = $1
+# $2: the caller's team; NULL for an admin, who sees every team's work (and the unowned).
+IN_SCOPE = "($2::text IS NULL OR team_id = $2)"
+EXPERIMENT = f"SELECT id, status, team_id, user_id FROM optimizations WHERE id = $1 AND {IN_SCOPE}"
+# Only a row nothing has built on yet: the event never reached the broker.
+FORGET = "DELETE FROM optimizations WHERE id = $1 AND status = 'submitted'"
+OPTIMIZATION = f"""
+SELECT id, name, status, domain, goals, models, submitted_by, team_id, user_id,
+       submitted_at, completed_at, best_variation_id, best_score, improvement
+FROM optimizations WHERE id = $1 AND {IN_SCOPE}
 """
-TESTS = """
+TESTS = f"""
 SELECT id, round, status, decision, winner_variation_id, reason, metric, alpha, correction,
        trials_expected, trials_done, trials_failed, cost_usd, budget_exhausted, srm_p_value,
        seq, started_at, completed_at
-FROM ab_tests WHERE optimization_id = $1 ORDER BY round
+FROM ab_tests WHERE optimization_id = $1 AND {IN_SCOPE} ORDER BY round
 """
 VARIATIONS = """
 SELECT v.id AS variation_id, v.name, v.prompt, v.system, v.is_control, v.patterns,
@@ -51,12 +58,12 @@ SELECT v.id AS variation_id, v.name, v.prompt, v.system, v.is_control, v.pattern
        tv.test, tv.p_value, tv.p_adjusted, tv.p_always_valid, tv.lift, tv.lift_ci_low,
        tv.lift_ci_high, tv.p_best, tv.expected_loss, tv.cost_usd
 FROM optimization_variations v
-LEFT JOIN test_variations tv ON tv.variation_id = v.id AND tv.test_id = $3
-WHERE v.optimization_id = $1 AND v.round = $2
+LEFT JOIN test_variations tv ON tv.variation_id = v.id AND tv.test_id = $4
+WHERE v.optimization_id = $1 AND ($2::text IS NULL OR v.team_id = $2) AND v.round = $3
 ORDER BY v.is_control DESC, v.created_at, v.id
 """
-LATEST_ANALYSIS = """
-SELECT payload FROM analyses WHERE experiment_id = $1 AND round = $2
+LATEST_ANALYSIS = f"""
+SELECT payload FROM analyses WHERE experiment_id = $1 AND {IN_SCOPE} AND round = $3
 ORDER BY final DESC, seq DESC LIMIT 1
 """
 PATTERN_STATS = "SELECT pattern_id, domain, model, alpha, beta FROM pattern_statistics"
@@ -64,7 +71,13 @@ PATTERN_STATS = "SELECT pattern_id, domain, model, alpha, beta FROM pattern_stat
 # Errors that mean "the database is not there (yet)", not "the query is wrong".
 UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
                asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
-               asyncpg.UndefinedTableError)
+               asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError,
+               asyncpg.UndefinedColumnError)
+
+
+def user_from_row(row: asyncpg.Record) -> User:
+    return User(id=row["id"], email=row["email"], name=row["name"], team_id=row["team_id"],
+                role=row["role"], rate_limit_per_minute=row["rate_limit_per_minute"])
 
 
 class PostgresStore:
@@ -101,7 +114,8 @@ class PostgresStore:
         try:
             async with pool.acquire(timeout=self._timeout_s) as conn:
                 yield conn
-        except asyncpg.UndefinedTableError as err:
+        except (asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError,
+                asyncpg.UndefinedColumnError) as err:
             raise StoreUnavailable(f"PostgreSQL not migrated (`promptopt db migrate`): {err}"
                                    ) from err
         except UNAVAILABLE as err:
@@ -111,45 +125,44 @@ class PostgresStore:
         async with self._conn() as conn:
             await conn.fetchval("SELECT 1")
 
-    async def user_by_key_hash(self, key_hash: str) -> User | None:
+    async def admit_key(self, key_hash: str) -> Admission | None:
         async with self._conn() as conn:
-            row = await conn.fetchrow(USER_BY_KEY, key_hash)
-        return User(**dict(row)) if row else None
+            row = await conn.fetchrow(ADMIT_KEY, key_hash)
+        return Admission(user_from_row(row), float(row["wait_s"])) if row else None
 
-    async def user_by_id(self, user_id: str) -> User | None:
+    async def admit_subject(self, user_id: str, issued_at: float) -> Admission | None:
         async with self._conn() as conn:
-            row = await conn.fetchrow(USER_BY_ID, user_id)
-        return User(**dict(row)) if row else None
+            row = await conn.fetchrow(ADMIT_SUBJECT, user_id, float(issued_at))
+        return Admission(user_from_row(row), float(row["wait_s"])) if row else None
 
-    async def create_key(self, email: str, key_hash: str, *, name: str = "",
-                         rate_limit_per_minute: int | None = None) -> tuple[User, str]:
-        key_id = f"key_{uuid.uuid4().hex[:16]}"
-        async with self._conn() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                UPSERT_USER, f"usr_{uuid.uuid4().hex[:16]}", email, name,
-                rate_limit_per_minute or 60, rate_limit_per_minute is not None)
-            await conn.execute(INSERT_KEY, key_id, row["id"], key_hash, name)
-        return User(**dict(row)), key_id
-
-    async def experiment_status(self, experiment_id: str) -> str | None:
+    async def record_submission(self, event: PromptSubmitted) -> None:
         async with self._conn() as conn:
-            return await conn.fetchval("SELECT status FROM optimizations WHERE id = $1",
-                                       experiment_id)
+            await write_submission(conn, event)
 
-    async def test_results(self, experiment_id: str, round_: int | None = None
-                           ) -> dict[str, Any] | None:
+    async def forget_submission(self, experiment_id: str) -> None:
         async with self._conn() as conn:
-            optimization = await conn.fetchrow(OPTIMIZATION, experiment_id)
+            await conn.execute(FORGET, experiment_id)
+
+    async def experiment(self, experiment_id: str, team: str | None) -> ExperimentRef | None:
+        async with self._conn() as conn:
+            row = await conn.fetchrow(EXPERIMENT, experiment_id, team)
+        return ExperimentRef(**dict(row)) if row else None
+
+    async def test_results(self, experiment_id: str, team: str | None,
+                           round_: int | None = None) -> dict[str, Any] | None:
+        async with self._conn() as conn:
+            optimization = await conn.fetchrow(OPTIMIZATION, experiment_id, team)
             if optimization is None:
                 return None
-            tests = [dict(r) for r in await conn.fetch(TESTS, experiment_id)]
+            tests = [dict(r) for r in await conn.fetch(TESTS, experiment_id, team)]
             chosen = _choose_round(tests, round_)
             variations, analysis = [], None
             if chosen is not None:
-                rows = await conn.fetch(VARIATIONS, experiment_id, chosen["round"],
+                rows = await conn.fetch(VARIATIONS, experiment_id, team, chosen["round"],
                                         ab_test_id(experiment_id, chosen["round"]))
                 variations = [dict(r) for r in rows]
-                payload = await conn.fetchval(LATEST_ANALYSIS, experiment_id, chosen["round"])
+                payload = await conn.fetchval(LATEST_ANALYSIS, experiment_id, team,
+                                              chosen["round"])
                 analysis = json.loads(payload) if payload is not None else None
         return {
             "experiment": dict(optimization),
@@ -160,6 +173,8 @@ class PostgresStore:
         }
 
     async def pattern_stats(self) -> dict[str, dict[str, float]]:
+        # Pooled over every team on purpose: counts of which pattern won where, no prompt
+        # or result of any team, and the learning is worth more the more it has seen.
         async with self._conn() as conn:
             rows = await conn.fetch(PATTERN_STATS)
         return {stats_key(r["pattern_id"], r["domain"], r["model"]):

@@ -62,6 +62,17 @@ class Settings(BaseSettings):
     optimizer_model: str | None = None
     pattern_stats_path: str = ".promptopt/pattern-stats.json"
 
+    # What one experiment may ask for, whoever submits it (the API answers 422 beyond):
+    # trials planned over all its rounds, and a budget, which is also the budget of an
+    # experiment that states none.
+    experiment_max_trials: int = 20_000
+    experiment_max_cost_usd: float = 20.0
+    # The largest event any producer sends: under the broker's message.max.bytes
+    # (1,048,588 by default) and aiokafka's max_request_size (1,048,576), with room for
+    # the record's own overhead. The API's body limit sits below it.
+    kafka_max_message_bytes: int = 1_000_000
+
+
     @model_validator(mode="after")
     def _derived(self) -> Settings:
         if not self.redis_url:

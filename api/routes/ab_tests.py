@@ -9,33 +9,36 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from api.auth import require_user
-from api.envelope import ApiError, envelope, from_validation_error
-from api.routes.optimize import experiment_links
+from api.envelope import COMMON_ERRORS, ApiError, envelope, errors, from_validation_error
+from api.experiment_policy import within_limits
+from api.routes import API_PREFIX
+from api.routes.optimize import experiment_links, submit
 from api.spec_body import invalid, new_experiment_id, prompt_text, spec_from_body
 from api.store import User
-from api.routes import API_PREFIX
-from schemas.events import ExperimentControl, VariationGenerated
-from schemas.experiment import PROMPT_MAX_CHARS, PROMPT_MIN_CHARS, Variation
+from schemas.bounds import ID_PATTERN, Name, Prompt, VariationText
+from schemas.events import ExperimentControl, PromptSubmitted, VariationGenerated
+from schemas.experiment import Variation
 from topics.catalogue import EXPERIMENT_CONTROL, VARIATION_GENERATED
 
-router = APIRouter(prefix=f"{API_PREFIX}/test", tags=["tests"])
+router = APIRouter(prefix=f"{API_PREFIX}/test", tags=["tests"],
+                   responses=COMMON_ERRORS | errors(404, 413))
 
 MAX_VARIATIONS = 21  # the control and up to 20 others, as for optimized experiments
-EXPERIMENT_ID = Path(..., min_length=1, max_length=100, pattern=r"^[^/#?\s]+$")
+EXPERIMENT_ID = Path(..., min_length=1, max_length=100, pattern=ID_PATTERN)
 
 
 class VariationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
-    prompt: str = Field(min_length=PROMPT_MIN_CHARS, max_length=PROMPT_MAX_CHARS)
-    system: str | None = Field(default=None, max_length=PROMPT_MAX_CHARS)
+    name: Name | None = None
+    prompt: Prompt
+    system: VariationText | None = None
 
 
 class StopRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=500, pattern=r"^[^\x00]*$")
 
 
 def variation_id(experiment_id: str, index: int) -> str:
@@ -77,11 +80,13 @@ async def create_test(
         body.setdefault("prompt", variations[0].prompt)
     spec = spec_from_body(body)
     control = variations[0]
-    spec = spec.model_copy(update={"prompt": control.prompt, "system": control.system,
-                                   "n_variations": len(variations) - 1, "max_rounds": 1})
+    spec = within_limits(spec.model_copy(update={
+        "prompt": control.prompt, "system": control.system,
+        "n_variations": len(variations) - 1, "max_rounds": 1}), request.app.state.core)
     experiment_id = new_experiment_id(spec)
+    owner = {"team_id": user.team_id, "user_id": user.id}
     event = VariationGenerated(
-        experiment_id=experiment_id, round=1, spec=spec, submitted_by=user.id,
+        experiment_id=experiment_id, round=1, spec=spec, **owner,
         variations=tuple(
             Variation(variation_id=variation_id(experiment_id, i),
                       name=v.name or ("control" if i == 0 else f"variation-{i}"),
@@ -89,7 +94,8 @@ async def create_test(
                       rationale="given by the user")
             for i, v in enumerate(variations)),
     )
-    await request.app.state.bus.publish(VARIATION_GENERATED, event)
+    await submit(request, VARIATION_GENERATED, event,
+                 PromptSubmitted(experiment_id=experiment_id, spec=spec, **owner))
     return envelope({
         "experiment_id": experiment_id, "status": "submitted",
         "variations": [{"variation_id": v.variation_id, "name": v.name,
@@ -107,10 +113,9 @@ async def test_results(
 ) -> JSONResponse:
     """The experiment's A/B test as stored: status, decision, one row per variation and the
     latest analysis (its final one once decided)."""
-    results = await request.app.state.store.test_results(experiment_id, round_)
+    results = await request.app.state.store.test_results(experiment_id, user.scope, round_)
     if results is None:
-        raise ApiError(404, f"unknown experiment {experiment_id!r} (a submission is recorded "
-                            "a moment after it is accepted)")
+        raise unknown_experiment(experiment_id)
     if round_ is not None and results["test"] is None:
         raise ApiError(404, f"experiment {experiment_id!r} has no round {round_}")
     return envelope(results)
@@ -125,12 +130,19 @@ async def stop_test(
 ) -> JSONResponse:
     """Stop a running test: trials not yet made are skipped, and the final analysis comes
     from what was measured."""
-    status = await request.app.state.store.experiment_status(experiment_id)
-    if status is None:
-        raise ApiError(404, f"unknown experiment {experiment_id!r}")
+    experiment = await request.app.state.store.experiment(experiment_id, user.scope)
+    if experiment is None:
+        raise unknown_experiment(experiment_id)
     reason = (body.reason if body else "") or f"stopped by {user.email}"
+    # The experiment's owner, not the caller's: an admin's stop is still the team's event.
     await request.app.state.bus.publish(EXPERIMENT_CONTROL, ExperimentControl(
-        experiment_id=experiment_id, command="stop", reason=reason))
+        experiment_id=experiment_id, command="stop", reason=reason,
+        team_id=experiment.team_id, user_id=experiment.user_id))
     return envelope({"experiment_id": experiment_id, "command": "stop", "reason": reason,
-                     "status_before": status, "links": experiment_links(experiment_id)},
-                    status=202)
+                     "status_before": experiment.status,
+                     "links": experiment_links(experiment_id)}, status=202)
+
+
+def unknown_experiment(experiment_id: str) -> ApiError:
+    # The same answer for another team's experiment as for none at all: ids do not leak.
+    return ApiError(404, f"unknown experiment {experiment_id!r}")

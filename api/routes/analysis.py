@@ -14,41 +14,34 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_user
-from api.envelope import ApiError, envelope
+from api.envelope import COMMON_ERRORS, ApiError, envelope, errors
 from api.routes import API_PREFIX
-from api.spec_body import invalid
+from schemas.bounds import LongText, ModelId, Name, Prompt, ShortText
 
-router = APIRouter(prefix=API_PREFIX, tags=["analysis"], dependencies=[Depends(require_user)])
-
+router = APIRouter(prefix=API_PREFIX, tags=["analysis"], dependencies=[Depends(require_user)],
+                   responses=COMMON_ERRORS | errors(413))
 
 class AnalyzeRequest(BaseModel):
+    """The same prompt limits as an experiment's (schemas.bounds)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(max_length=10_000)
-    system: str | None = Field(default=None, max_length=10_000)
-    models: list[str] = Field(default_factory=list, max_length=10,
-                              description="litellm model ids to count tokens for")
+    prompt: Prompt
+    system: LongText | None = None
+    models: list[ModelId] = Field(default_factory=list, max_length=10,
+                                  description="litellm model ids to count tokens for")
     tokens: bool = True
 
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(max_length=10_000)
-    system: str | None = Field(default=None, max_length=10_000)
-    models: list[str] = Field(min_length=1, max_length=10, description="litellm model ids")
-    domain: str = Field(default="general", max_length=100)
-    patterns: list[str] = Field(default_factory=list, max_length=50,
-                                description="library patterns the prompt was built with")
-
-
-def checked_prompt(prompt: str) -> str:
-    from agents.optimizer.analysis import InvalidPrompt, check_prompt
-
-    try:
-        return check_prompt(prompt)
-    except InvalidPrompt as err:
-        raise invalid("prompt", str(err)) from None
+    prompt: Prompt
+    system: LongText | None = None
+    models: list[ModelId] = Field(min_length=1, max_length=10, description="litellm model ids")
+    domain: ShortText = "general"
+    patterns: list[Name] = Field(default_factory=list, max_length=50,
+                                 description="library patterns the prompt was built with")
 
 
 @router.post("/analyze")
@@ -57,7 +50,6 @@ async def analyze(body: AnalyzeRequest) -> JSONResponse:
     patterns already used, token counts."""
     from agents.optimizer.analysis import analyze_prompt
 
-    checked_prompt(body.prompt)
     # Regular expressions and, for tokens, litellm's tokenizers: CPU work, off the loop.
     result = await run_in_threadpool(analyze_prompt, body.prompt, body.system,
                                      models=body.models, tokens=body.tokens)
@@ -109,7 +101,6 @@ def predict_scores(predictor: Any, body: PredictRequest) -> dict[str, Any]:
 async def predict(request: Request, body: PredictRequest) -> JSONResponse:
     """The expected mean score of a prompt on each model, from the predictor trained on
     measured trials, with a confidence (1: its trees agree; 0: they spread over the scale)."""
-    checked_prompt(body.prompt)
     predictor = await run_in_threadpool(request.app.state.predictor.get)
     if predictor is None:
         raise ApiError(503, "no trained predictor yet: train one from measured results with "

@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.auth import reader
-from api.envelope import ApiError, envelope
+from api.envelope import ApiError, envelope, errors
 from api.readiness import run_checks
 
-router = APIRouter(tags=["operations"], dependencies=[Depends(reader)])
+router = APIRouter(tags=["operations"], dependencies=[Depends(reader)],
+                   responses=errors(401, 429, 503))
 
 
 @router.get("/health")
@@ -32,6 +33,7 @@ async def ready(request: Request) -> JSONResponse:
     return envelope({"ready": True, "checks": checks})
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={200: {"description": "Prometheus text format", "content": {
+    "text/plain": {"schema": {"type": "string"}}}}})
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

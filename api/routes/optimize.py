@@ -8,14 +8,17 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import require_user
-from api.envelope import envelope
+from api.bus import EventTooLarge
+from api.envelope import COMMON_ERRORS, envelope, errors
+from api.experiment_policy import within_limits
+from api.routes import API_PREFIX
 from api.spec_body import new_experiment_id, spec_from_body
 from api.store import User
-from api.routes import API_PREFIX
-from schemas.events import PromptSubmitted
-from topics.catalogue import PROMPT_SUBMITTED
+from schemas.events import Owned, PromptSubmitted
+from topics.catalogue import PROMPT_SUBMITTED, Topic
+from topics.codec import encode
 
-router = APIRouter(prefix=API_PREFIX, tags=["optimize"])
+router = APIRouter(prefix=API_PREFIX, tags=["optimize"], responses=COMMON_ERRORS | errors(413))
 
 
 def experiment_links(experiment_id: str) -> dict[str, str]:
@@ -27,6 +30,23 @@ def experiment_links(experiment_id: str) -> dict[str, str]:
     }
 
 
+async def submit(request: Request, topic: Topic, event: Owned,
+                 submission: PromptSubmitted) -> None:
+    """Record the experiment with its owner, then publish `event`. An event over the
+    broker's message limit is refused (413) before anything is recorded; if the broker
+    does not take it, the record is withdrawn and the caller gets the 503."""
+    size, limit = len(encode(event)), request.app.state.core.kafka_max_message_bytes
+    if size > limit:
+        raise EventTooLarge(size, limit)
+    store = request.app.state.store
+    await store.record_submission(submission)
+    try:
+        await request.app.state.bus.publish(topic, event)
+    except BaseException:
+        await store.forget_submission(submission.experiment_id)
+        raise
+
+
 @router.post("/optimize", status_code=202)
 async def optimize(
     request: Request,
@@ -36,9 +56,10 @@ async def optimize(
 ) -> JSONResponse:
     """Optimize a prompt: the optimizer generates variations, trials and analysis follow.
     Answers 202 at once; follow the stream link for live analyses."""
-    spec = spec_from_body(body)
+    spec = within_limits(spec_from_body(body), request.app.state.core)
     experiment_id = new_experiment_id(spec)
-    await request.app.state.bus.publish(PROMPT_SUBMITTED, PromptSubmitted(
-        experiment_id=experiment_id, spec=spec, submitted_by=user.id))
+    event = PromptSubmitted(experiment_id=experiment_id, spec=spec, team_id=user.team_id,
+                            user_id=user.id)
+    await submit(request, PROMPT_SUBMITTED, event, event)
     return envelope({"experiment_id": experiment_id, "status": "submitted",
                      "links": experiment_links(experiment_id)}, status=202)

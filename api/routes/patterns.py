@@ -13,32 +13,35 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_user
-from api.envelope import ApiError, envelope
-from api.spec_body import invalid
-from api.store import StoreUnavailable
+from api.envelope import COMMON_ERRORS, ApiError, envelope, errors
 from api.routes import API_PREFIX
+from api.store import StoreUnavailable
+from schemas.bounds import ID_PATTERN, LongText, Prompt, ShortText
 
 router = APIRouter(prefix=f"{API_PREFIX}/patterns", tags=["patterns"],
-                   dependencies=[Depends(require_user)])
+                   dependencies=[Depends(require_user)],
+                   responses=COMMON_ERRORS | errors(404, 413))
 
-PATTERN_ID = Path(..., min_length=1, max_length=100)
+PATTERN_ID = Path(..., min_length=1, max_length=100, pattern=ID_PATTERN)
 
 
 class ApplyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pattern_id: str = Field(min_length=1, max_length=100)
-    prompt: str = Field(max_length=10_000)
-    system: str | None = Field(default=None, max_length=10_000)
-    values: dict[str, str] = Field(default_factory=dict, description="placeholder -> value")
-    domain: str = Field(default="general", max_length=100)
+    pattern_id: str = Field(min_length=1, max_length=100, pattern=ID_PATTERN)
+    prompt: Prompt
+    system: LongText | None = None
+    values: dict[ShortText, LongText] = Field(default_factory=dict, max_length=50,
+                                              description="placeholder -> value")
+    domain: ShortText = "general"
 
 
 @router.get("/search")
 async def search_patterns(
     request: Request,
-    q: str = Query("", max_length=500, description="what the prompt should do better"),
-    domain: str | None = Query(None, max_length=100),
+    q: str = Query("", max_length=500, pattern=r"^[^\x00]*$",
+                   description="what the prompt should do better"),
+    domain: str | None = Query(None, max_length=100, pattern=r"^[^\x00]*$"),
     limit: int = Query(10, ge=1, le=100),
 ) -> JSONResponse:
     """Patterns ranked by text relevance times measured success (PostgreSQL's pattern
@@ -57,13 +60,8 @@ async def search_patterns(
 @router.post("/apply")
 async def apply(body: ApplyRequest) -> JSONResponse:
     """Rewrite a prompt with one pattern."""
-    from agents.optimizer.analysis import InvalidPrompt, check_prompt
     from agents.patterns.library import PatternNotApplicable, PatternNotFound, apply_pattern
 
-    try:
-        check_prompt(body.prompt)
-    except InvalidPrompt as err:
-        raise invalid("prompt", str(err)) from None
     try:
         applied = apply_pattern(body.pattern_id, body.prompt, system=body.system,
                                 values=body.values, domain=body.domain)

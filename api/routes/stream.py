@@ -11,17 +11,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from api.auth import stream_reader
 from api.bus import AnalysisFeed
+from api.envelope import COMMON_ERRORS, errors
 from api.request_metrics import OPEN_STREAMS
 from api.routes import API_PREFIX
+from api.routes.ab_tests import EXPERIMENT_ID, unknown_experiment
+from api.store import User
 
+SSE = {200: {"description": "server-sent events: `analysis`, data an AnalysisReady",
+             "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 router = APIRouter(prefix=f"{API_PREFIX}/stream", tags=["stream"],
-                   dependencies=[Depends(stream_reader)])
+                   responses=COMMON_ERRORS | errors(404) | SSE)
 
 
 async def sse_events(feed: AnalysisFeed) -> AsyncIterator[ServerSentEvent]:
@@ -36,10 +41,11 @@ async def sse_events(feed: AnalysisFeed) -> AsyncIterator[ServerSentEvent]:
         await feed.close()
 
 
-async def open_stream(request: Request, experiment_id: str | None) -> EventSourceResponse:
+async def open_stream(request: Request, experiment_id: str | None,
+                      team: str | None) -> EventSourceResponse:
     # Opened before the response starts, so "Kafka is down" is a 503 in the envelope
     # rather than a stream that ends at once.
-    feed = await request.app.state.bus.follow(experiment_id)
+    feed = await request.app.state.bus.follow(experiment_id, team)
     return EventSourceResponse(
         sse_events(feed), ping=request.app.state.settings.sse_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -48,13 +54,17 @@ async def open_stream(request: Request, experiment_id: str | None) -> EventSourc
 
 
 @router.get("")
-async def stream_all(request: Request) -> EventSourceResponse:
-    return await open_stream(request, None)
+async def stream_all(request: Request,
+                     user: User = Depends(stream_reader)) -> EventSourceResponse:
+    """Every analysis of the caller's team (an admin's: of every team)."""
+    return await open_stream(request, None, user.scope)
 
 
 @router.get("/{experiment_id}")
-async def stream_experiment(
-    request: Request,
-    experiment_id: str = Path(..., min_length=1, max_length=100),
-) -> EventSourceResponse:
-    return await open_stream(request, experiment_id)
+async def stream_experiment(request: Request, experiment_id: str = EXPERIMENT_ID,
+                            user: User = Depends(stream_reader)) -> EventSourceResponse:
+    """One experiment's analyses; 404 unless it is the caller's team's."""
+    if await request.app.state.store.experiment(experiment_id, user.scope) is None:
+        raise unknown_experiment(experiment_id)
+    # The owner was checked by query just now; its analyses need no second filter.
+    return await open_stream(request, experiment_id, None)

@@ -20,6 +20,8 @@ function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "class") node.className = v;
     else if (k === "onclick") node.addEventListener("click", v);
+    // Through the CSSOM: the page's CSP refuses style attributes (no inline style).
+    else if (k === "style") node.style.cssText = v;
     else node.setAttribute(k, v);
   }
   for (const child of children) {
@@ -31,7 +33,10 @@ function el(tag, attrs = {}, ...children) {
 
 function svg(tag, attrs = {}, text = null) {
   const node = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "style") node.style.cssText = v;
+    else node.setAttribute(k, v);
+  }
   if (text !== null) node.textContent = text;
   return node;
 }

@@ -83,7 +83,8 @@ def user(migrated) -> dict:
     """A fresh user and key from `promptopt api create-key`."""
     out = subprocess.run(
         [sys.executable, "-m", "promptopt.cli", "api", "create-key",
-         "--email", f"api-{uuid.uuid4().hex[:8]}@example.com", "--rate-limit", "600"],
+         "--email", f"api-{uuid.uuid4().hex[:8]}@example.com", "--team", "api-tests",
+         "--rate-limit", "600"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     created = json.loads(out.stdout)
     assert created["key"].startswith("po_") and created["rate_limit_per_minute"] == 600

@@ -15,28 +15,44 @@ from api.auth import hash_key
 from api.bus import BusUnavailable
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
-from api.store import StoreUnavailable, User
+from api.store import Admission, ExperimentRef, StoreUnavailable, User
 from promptopt.settings import Settings
-from schemas.events import AnalysisReady, Event
+from schemas.events import AnalysisReady, Event, PromptSubmitted
 from topics.catalogue import Topic
 
-KEY = "po_test-key-alice"
-OTHER_KEY = "po_test-key-bob"
-ALICE = User(id="usr_alice", email="alice@example.com", rate_limit_per_minute=1000)
-BOB = User(id="usr_bob", email="bob@example.com", rate_limit_per_minute=1000)
+KEY = "po_test-key-alice-0123456789"
+OTHER_KEY = "po_test-key-bob-0123456789"
+ADMIN_KEY = "po_test-key-admin-0123456789"
+ALICE = User(id="usr_alice", email="alice@example.com", team_id="team_a",
+             rate_limit_per_minute=1000)
+BOB = User(id="usr_bob", email="bob@example.com", team_id="team_b",
+           rate_limit_per_minute=1000)
+ADMIN = User(id="usr_admin", email="admin@example.com", team_id="team_ops", role="admin",
+             rate_limit_per_minute=1000)
 
 
 @dataclass
 class FakeStore:
-    users: dict[str, User] = field(default_factory=lambda: {ALICE.id: ALICE, BOB.id: BOB})
-    keys: dict[str, str] = field(default_factory=lambda: {hash_key(KEY): ALICE.id,
-                                                          hash_key(OTHER_KEY): BOB.id})
-    statuses: dict[str, str] = field(default_factory=dict)
+    """PostgresStore's behaviour in memory: team scoping by the row's owner, the rate
+    limit spent at admission (an in-process bucket standing in for rate_limit_take)."""
+
+    users: dict[str, User] = field(default_factory=lambda: {
+        u.id: u for u in (ALICE, BOB, ADMIN)})
+    keys: dict[str, str] = field(default_factory=lambda: {
+        hash_key(KEY): ALICE.id, hash_key(OTHER_KEY): BOB.id, hash_key(ADMIN_KEY): ADMIN.id})
+    experiments: dict[str, ExperimentRef] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    tokens_valid_after: dict[str, float] = field(default_factory=dict)
+    buckets: RateLimiter = field(default_factory=RateLimiter)
+    recorded: list[PromptSubmitted] = field(default_factory=list)
     down: bool = False
     broken: bool = False
     key_lookups: int = 0
+
+    def own(self, experiment_id: str, user: User = ALICE, status: str = "running") -> None:
+        self.experiments[experiment_id] = ExperimentRef(experiment_id, status, user.team_id,
+                                                        user.id)
 
     def _check(self) -> None:
         if self.down:
@@ -51,25 +67,47 @@ class FakeStore:
     async def ping(self) -> None:
         self._check()
 
-    async def user_by_key_hash(self, key_hash: str) -> User | None:
+    def _admit(self, user: User | None) -> Admission | None:
+        if user is None:
+            return None
+        return Admission(user, self.buckets.take(f"user:{user.id}", user.rate_limit_per_minute))
+
+    async def admit_key(self, key_hash: str) -> Admission | None:
         self.key_lookups += 1
         if self.down:
             raise StoreUnavailable("PostgreSQL unreachable")
         user_id = self.keys.get(key_hash)
-        return self.users.get(user_id) if user_id else None
+        return self._admit(self.users.get(user_id) if user_id else None)
 
-    async def user_by_id(self, user_id: str) -> User | None:
-        return self.users.get(user_id)
+    async def admit_subject(self, user_id: str, issued_at: float) -> Admission | None:
+        if issued_at < self.tokens_valid_after.get(user_id, float("-inf")):
+            return None
+        return self._admit(self.users.get(user_id))
 
-    async def create_key(self, email, key_hash, *, name="", rate_limit_per_minute=None):
-        raise NotImplementedError
-
-    async def experiment_status(self, experiment_id: str) -> str | None:
+    async def record_submission(self, event: PromptSubmitted) -> None:
         self._check()
-        return self.statuses.get(experiment_id)
+        self.recorded.append(event)
+        self.experiments.setdefault(event.experiment_id, ExperimentRef(
+            event.experiment_id, "submitted", event.team_id, event.user_id))
 
-    async def test_results(self, experiment_id: str, round_: int | None = None):
+    async def forget_submission(self, experiment_id: str) -> None:
+        self.experiments.pop(experiment_id, None)
+
+    def _visible(self, experiment_id: str, team: str | None) -> ExperimentRef | None:
+        found = self.experiments.get(experiment_id)
+        if found is None or (team is not None and found.team_id != team):
+            return None
+        return found
+
+    async def experiment(self, experiment_id: str, team: str | None) -> ExperimentRef | None:
         self._check()
+        return self._visible(experiment_id, team)
+
+    async def test_results(self, experiment_id: str, team: str | None,
+                           round_: int | None = None):
+        self._check()
+        if self._visible(experiment_id, team) is None:
+            return None
         found = self.results.get(experiment_id)
         if found is None or round_ is None:
             return found
@@ -113,11 +151,12 @@ class FakeBus:
         if self.down:
             raise BusUnavailable("Kafka metadata request failed")
 
-    async def follow(self, experiment_id: str | None) -> FakeFeed:
+    async def follow(self, experiment_id: str | None, team: str | None) -> FakeFeed:
         if self.down:
             raise BusUnavailable("Kafka unreachable at 127.0.0.1:1")
         feed = FakeFeed([a for a in self.analyses
-                         if experiment_id is None or a.experiment_id == experiment_id])
+                         if (experiment_id is None or a.experiment_id == experiment_id)
+                         and (team is None or a.team_id == team)])
         self.feeds.append((experiment_id, feed))
         return feed
 
@@ -129,7 +168,9 @@ class Api:
     bus: FakeBus
     alice: User = ALICE
     bob: User = BOB
+    admin: User = ADMIN
     bob_key: str = OTHER_KEY
+    admin_key: str = ADMIN_KEY
 
     def auth(self, key: str = KEY) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}

@@ -19,7 +19,10 @@ def test_optimize_publishes_the_spec_for_the_user(api, spec_body):
     assert isinstance(event, PromptSubmitted)
     assert event.experiment_id == data["experiment_id"]
     assert data["experiment_id"].startswith("unit-sentiment-")
-    assert event.submitted_by == api.alice.id
+    assert (event.team_id, event.user_id) == (api.alice.team_id, api.alice.id)
+    # Recorded with its owner before it was published: the team's from the first moment.
+    assert [r.experiment_id for r in api.store.recorded] == [event.experiment_id]
+    assert api.store.experiments[event.experiment_id].team_id == api.alice.team_id
     assert len(event.spec.test_cases) == 4 and event.spec.n_variations == 1
     assert data["links"]["stream"] == f"/api/v1/stream/{event.experiment_id}"
 
@@ -92,7 +95,8 @@ def test_test_create_takes_a_promptfoo_configs_prompts_as_variations(api):
 
 def test_test_create_needs_at_least_two_variations(api, spec_body):
     response = api.client.post("/api/v1/test/create",
-                               json={**spec_body(), "variations": [{"prompt": "only one prompt"}]},
+                               json={**spec_body(), "variations": [
+                                   {"prompt": "Only one prompt: {{review}}"}]},
                                headers=api.auth())
     assert response.status_code == 422
     assert response.json()["error"]["message"].startswith("variations: give between 2 and 21")
@@ -124,6 +128,7 @@ def test_results_of_an_unknown_experiment_are_404(api):
 
 
 def test_results_are_read_from_the_store(api):
+    api.store.own("exp-1")
     api.store.results["exp-1"] = results_row()
     response = api.client.get("/api/v1/test/exp-1/results", headers=api.auth())
     assert response.status_code == 200
@@ -137,17 +142,18 @@ def test_results_are_read_from_the_store(api):
 
 
 def test_stop_publishes_a_stop_command(api):
-    api.store.statuses["exp-1"] = "running"
+    api.store.own("exp-1")
     response = api.client.post("/api/v1/test/exp-1/stop", json={"reason": "enough"},
                                headers=api.auth())
     assert response.status_code == 202
     [event] = published(api, "experiment-control")
     assert isinstance(event, ExperimentControl)
     assert (event.experiment_id, event.command, event.reason) == ("exp-1", "stop", "enough")
+    assert (event.team_id, event.user_id) == (api.alice.team_id, api.alice.id)
 
 
 def test_stop_without_a_body_names_the_user(api):
-    api.store.statuses["exp-1"] = "running"
+    api.store.own("exp-1")
     assert api.client.post("/api/v1/test/exp-1/stop", headers=api.auth()).status_code == 202
     [event] = published(api, "experiment-control")
     assert event.reason == f"stopped by {api.alice.email}"

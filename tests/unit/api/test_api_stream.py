@@ -16,9 +16,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def analysis(experiment_id: str, seq: int, *, final: bool = False, round_: int = 1,
-             minutes: int = 0) -> AnalysisReady:
+             minutes: int = 0, team: str | None = "team_a") -> AnalysisReady:
     return AnalysisReady(experiment_id=experiment_id, seq=seq, final=final, round=round_,
-                         trials_expected=8, trials_done=seq * 4,
+                         trials_expected=8, trials_done=seq * 4, team_id=team,
                          occurred_at=T0 + timedelta(minutes=minutes or seq))
 
 
@@ -33,6 +33,7 @@ def sse_events(text: str) -> list[tuple[str, dict]]:
 
 
 def test_stream_sends_each_analysis_as_an_event_and_closes_the_feed(api):
+    api.store.own("exp-a")
     api.bus.analyses = [analysis("exp-a", 1), analysis("exp-b", 1), analysis("exp-a", 2, final=True)]
     response = api.client.get("/api/v1/stream/exp-a", headers=api.auth())
     assert response.status_code == 200
@@ -45,14 +46,41 @@ def test_stream_sends_each_analysis_as_an_event_and_closes_the_feed(api):
     assert followed == "exp-a" and feed.closed >= 1
 
 
-def test_stream_of_all_experiments(api):
-    api.bus.analyses = [analysis("exp-a", 1), analysis("exp-b", 1)]
+def test_stream_of_all_experiments_is_the_callers_teams(api):
+    api.bus.analyses = [analysis("exp-a", 1), analysis("exp-b", 1),
+                        analysis("exp-z", 1, team="team_b"), analysis("exp-n", 1, team=None)]
     response = api.client.get("/api/v1/stream", headers=api.auth())
     assert {data["experiment_id"] for _, data in sse_events(response.text)} == {"exp-a", "exp-b"}
     assert api.bus.feeds[0][0] is None
+    bob = api.client.get("/api/v1/stream", params={"key": api.bob_key})
+    assert {data["experiment_id"] for _, data in sse_events(bob.text)} == {"exp-z"}
+    # An admin sees every team's, and what nobody owns.
+    admin = api.client.get("/api/v1/stream", headers=api.auth(api.admin_key))
+    assert {data["experiment_id"] for _, data in sse_events(admin.text)} == {
+        "exp-a", "exp-b", "exp-z", "exp-n"}
+
+
+def test_stream_of_another_teams_experiment_is_404_and_opens_no_feed(api):
+    api.store.own("exp-a")
+    api.bus.analyses = [analysis("exp-a", 1)]
+    response = api.client.get("/api/v1/stream/exp-a", params={"key": api.bob_key})
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "unknown experiment 'exp-a'"
+    assert api.bus.feeds == []
+    assert api.client.get("/api/v1/stream/exp-a", headers=api.auth(api.admin_key)
+                          ).status_code == 200
+
+
+async def test_feed_of_one_team_skips_other_teams_analyses():
+    backlog = {0: [analysis("exp-a", 1), analysis("exp-b", 1, team="team_b")],
+               1: [analysis("exp-c", 1, team=None)]}
+    live = [analysis("exp-d", 1, minutes=9, team="team_b"), analysis("exp-e", 1, minutes=9)]
+    got = await collect(KafkaFeed(FakeConsumer(backlog, live), None, "team_a"))
+    assert [e.experiment_id for e in got] == ["exp-a", "exp-e"]
 
 
 def test_stream_when_kafka_is_down_is_a_503_envelope(api):
+    api.store.own("exp-a")
     api.bus.down = True
     response = api.client.get("/api/v1/stream/exp-a", headers=api.auth())
     assert response.status_code == 503
@@ -119,7 +147,7 @@ async def test_feed_sends_the_current_state_first_then_live_events():
         1: [analysis("exp-b", 1, minutes=30), analysis("exp-b", 1, round_=2, minutes=40)],
     }
     live = [analysis("exp-c", 1, minutes=50), analysis("exp-c", 2, minutes=51)]
-    feed = KafkaFeed(FakeConsumer(backlog, live), None)
+    feed = KafkaFeed(FakeConsumer(backlog, live), None, None)
     got = [(e.experiment_id, e.round, e.seq) for e in await collect(feed)]
     # Backlog collapsed to the latest per (experiment, round), oldest first; then every
     # live snapshot as it comes.
@@ -130,7 +158,7 @@ async def test_feed_sends_the_current_state_first_then_live_events():
 async def test_feed_for_one_experiment_skips_the_others():
     backlog = {0: [analysis("exp-a", 1), analysis("exp-b", 1)], 1: [analysis("exp-a", 2)]}
     live = [analysis("exp-b", 2), analysis("exp-a", 3, final=True)]
-    feed = KafkaFeed(FakeConsumer(backlog, live), "exp-a")
+    feed = KafkaFeed(FakeConsumer(backlog, live), "exp-a", None)
     got = [(e.experiment_id, e.seq) for e in await collect(feed)]
     assert got == [("exp-a", 2), ("exp-a", 3)]
 
@@ -141,9 +169,9 @@ async def test_feed_ignores_undecodable_records():
     bad.value = b"{not json"
     consumer.batches[0][consumer.parts[0]].append(bad)
     consumer.ends[consumer.parts[0]] = 2
-    got = await collect(KafkaFeed(consumer, None))
+    got = await collect(KafkaFeed(consumer, None, None))
     assert [e.seq for e in got] == [1]
-    await KafkaFeed(consumer, None).close()
+    await KafkaFeed(consumer, None, None).close()
     assert consumer.stopped
 
 
@@ -152,5 +180,5 @@ async def test_feed_keeps_a_rounds_final_analysis_over_a_replays_later_snapshots
     # the round's final; a late viewer must still see the decision.
     backlog = {0: [analysis("exp-a", 1), analysis("exp-a", 2, final=True),
                    analysis("exp-a", 1, minutes=10)]}
-    got = await collect(KafkaFeed(FakeConsumer(backlog, []), None))
+    got = await collect(KafkaFeed(FakeConsumer(backlog, []), None, None))
     assert [(e.seq, e.final) for e in got] == [(2, True)]
