@@ -41,8 +41,8 @@ ExperimentId = Annotated[str, Field(min_length=1, max_length=100, pattern=ID_PAT
 OwnerId = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class Owned(Event):
-    """An event of one team's work. Every event derived from it carries the same owner, so
+class OwnerFields(BaseModel):
+    """Whose work this is. Every event derived from an owned one carries the same owner, so
     sinks store it with each row and document and every reader can scope by team. None:
     published without an owner (straight to Kafka): only an admin sees that work."""
 
@@ -52,6 +52,10 @@ class Owned(Event):
     def owner(self) -> dict[str, str | None]:
         """team_id and user_id, to pass on to the events made from this one."""
         return {"team_id": self.team_id, "user_id": self.user_id}
+
+
+class Owned(OwnerFields, Event):
+    """An event of one team's work (see OwnerFields)."""
 
 
 class PromptSubmitted(Owned):
@@ -68,7 +72,7 @@ class VariationGenerated(Owned):
     spec: ExperimentSpec
 
 
-class TrialSpec(Record):
+class TrialSpec(OwnerFields, Record):
     """What identifies one trial and what its scoring needs: the part that TrialRequested
     and TrialCompleted share, declared once.
 
@@ -78,7 +82,7 @@ class TrialSpec(Record):
     """
 
     trial_id: str = Field(min_length=1, max_length=200)
-    experiment_id: str = Field(min_length=1, max_length=100)
+    experiment_id: ExperimentId
     round: int = Field(default=1, ge=1)
     variation: VariationRef
     test_case: TestCase

@@ -90,6 +90,7 @@ def outcomes_from_analysis(analysis: AnalysisReady) -> list[PatternOutcome]:
                     domain=analysis.domain,
                     model=model,
                     success=success,
+                    **analysis.owner(),
                 ))
     return outcomes
 

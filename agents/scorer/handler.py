@@ -83,7 +83,8 @@ async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
         record.budget_exhausted = True
         reason = f"budget: spent ${record.cost_usd:.4f} of ${cap:.4f}"
         emits.append(Emit(EXPERIMENT_CONTROL, ExperimentControl(
-            experiment_id=trial.experiment_id, command="budget-exhausted", reason=reason)))
+            experiment_id=trial.experiment_id, command="budget-exhausted", reason=reason,
+            **trial.owner())))
 
     all_in = record.done >= record.expected
     if all_in or record.done % services.snapshot_every == 0 or emits:
@@ -96,7 +97,7 @@ async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
             # This round is decided; a next round of the same experiment must still run.
             emits.append(Emit(EXPERIMENT_CONTROL, ExperimentControl(
                 experiment_id=trial.experiment_id, command="stop", reason=summary.reason,
-                round=trial.round)))
+                round=trial.round, **trial.owner())))
         if record.final_sent:
             _forget_trials(services, ctx.state, key)
 
@@ -152,6 +153,7 @@ def _analysis(event: TrialCompleted, record: RoundRecord, summary: AnalysisSumma
               ) -> AnalysisReady:
     trial = event.trial
     return AnalysisReady(
+        **trial.owner(),
         experiment_id=trial.experiment_id,
         round=trial.round,
         final=record.final_sent,

@@ -32,6 +32,9 @@ class MongoSink:
         db = self._client[self._database]
         await db.trial_results.create_index([("experiment_id", 1), ("round", 1)])
         await db.analytics.create_index([("experiment_id", 1)])
+        # Documents carry their owner (team_id, user_id): a team's reads filter on it.
+        await db.trial_results.create_index([("team_id", 1), ("experiment_id", 1)])
+        await db.analytics.create_index([("team_id", 1), ("experiment_id", 1)])
 
     async def close(self) -> None:
         if self._client is not None:

@@ -79,6 +79,7 @@ def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) ->
         analysis=spec.analysis,
         budget=spec.budget,
         domain=spec.domain,
+        **event.owner(),
     )
 
 
