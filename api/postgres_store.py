@@ -7,6 +7,12 @@ Admission is one statement per request: the key (or token subject) is looked up 
 token is spent from the user's bucket (rate_limit_take, schemas/sql/002) together. So a
 revoked key or token stops working at the next request on every API process, and the
 limit is shared by all of them, for the one round trip the shared limit needs anyway.
+
+Why PostgreSQL and not Redis (which the platform also runs): the key or token must be
+checked in PostgreSQL on every request anyway (no cache, so revocation is immediate), and
+spending from the bucket in the same statement costs nothing more; in Redis it would be a
+second round trip per request, and Redis is run as a cache whose outage costs only the
+cache, which a limit cannot be.
 """
 
 from __future__ import annotations

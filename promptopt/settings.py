@@ -72,7 +72,6 @@ class Settings(BaseSettings):
     # the record's own overhead. The API's body limit sits below it.
     kafka_max_message_bytes: int = 1_000_000
 
-
     @model_validator(mode="after")
     def _derived(self) -> Settings:
         if not self.redis_url:
