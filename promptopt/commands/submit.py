@@ -19,7 +19,10 @@ app = typer.Typer(add_completion=False)
 def submit(
     file: Path,
     experiment_id: str = typer.Option("", help="default: derived from the file's content"),
-    submitted_by: str = typer.Option("", help="user id recorded with the optimization"),
+    submitted_by: str = typer.Option("", "--submitted-by", "--user-id",
+                                     help="user id recorded with the optimization"),
+    team_id: str = typer.Option("", help="the team whose work it is (without one, only an "
+                                "admin sees it through the API)"),
 ) -> None:
     """Publish FILE's prompt for optimization; prints the experiment id."""
     from topics.client import PromptOptClient
@@ -30,7 +33,7 @@ def submit(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     event = PromptSubmitted(experiment_id=experiment_id or experiment_id_for(spec), spec=spec,
-                            submitted_by=submitted_by or None)
+                            user_id=submitted_by or None, team_id=team_id or None)
 
     async def publish() -> None:
         async with PromptOptClient(get_settings().kafka_bootstrap) as client:

@@ -40,7 +40,8 @@ def api_url(migrated, topics_ready, tmp_path) -> Iterator[str]:
 def api_key(migrated) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "promptopt.cli", "api", "create-key",
-         "--email", f"e2e-{uuid.uuid4().hex[:8]}@example.com", "--rate-limit", "0"],
+         "--email", f"e2e-{uuid.uuid4().hex[:8]}@example.com", "--team", "e2e",
+         "--rate-limit", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
     return json.loads(out.stdout)["key"]
 
