@@ -1,19 +1,25 @@
-"""Simulation of peeking: A/A false-positive rates, coverage and stopping time of the mSPRT.
+"""Peeking on real eval distributions: false-positive rate, coverage and stopping time.
 
     python -m benchmarks.sequential [--quick]
 
-Scenarios, each with a look after every trial (seeded; vectorised over experiments with
-numpy, running the same functions the scorer runs, from agents.scorer.stats.sequential):
+A look after every trial, alpha 0.05, seeded, vectorised over streams with numpy through
+the same functions the scorer runs (agents.scorer.stats.betting), plus a run through the
+scorer's own ExperimentStats:
 
-- A/A paired continuous: N(0, 1) differences per pair. Always-valid p (running minimum)
-  against the naive paired t-test p-value looked at after every pair (its inflation).
-- A/A binary: two arms with the same pass rate, trials alternating between the arms.
-- Coverage: with a true paired effect d = 0.3 and in the binary A/A, the fraction of
-  experiments whose confidence sequence contains the true difference at every look.
-- Power: a true paired effect d = 0.3; mean number of pairs at which the sequential test
-  stops for a winner, over the fixed-horizon n for 80 % power (R's power.t.test, paired).
-- The engine end to end: A/A experiments folded trial by trial into ExperimentStats (the
-  scorer's object, with its paired/two-sample switch), the running always-valid p at the end.
+- Null families (true difference 0), the always-valid test of "no difference" rejecting at
+  any look: normal differences; skewed continuous (centred truncated lognormal); the
+  two-point law +0.05 / -0.95 (95 % / 5 %); scores on {0, 0.5, 1}; paired pass/fail near a
+  90 % pass rate; unpaired arms with SD ratio 3 and an 80/20 allocation (blocks of
+  arrival, betting.pseudo_pairs). Each FPR must be <= 0.05 within Monte-Carlo error: the
+  script prints the standard error and the limit alpha + 2 SE. CS coverage: the share of
+  streams whose sequence holds the true difference at every look (1 - FPR under the null,
+  and at the true mean under the alternative below).
+- Stopping: at a true paired d = 0.3 on bounded scores (test cases of 4 assertions, each
+  case's pass probability q ~ Beta(2, 2), the variant's q + delta), the mean number of pairs
+  at which the variant is declared better (capped at 3.4 x the fixed-horizon n) over the
+  fixed-horizon n for 80 % power (R power.t.test, paired), and the power within 3.4 x n.
+  The floor is the same test with one constant bet, the best in hindsight (it knows the
+  distribution): no valid test on [-1, 1] can do much better.
 
 The last line is one JSON object with the figures.
 """
@@ -22,183 +28,235 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 import numpy as np
-from scipy import stats
+from scipy import stats as sps
 
+from agents.scorer.stats import betting
 from agents.scorer.stats.power import t_test_sample_size
-from agents.scorer.stats.sequential import (
-    DEFAULT_MIXTURE_SD,
-    always_valid_p,
-    cs_t2_threshold,
-    paired_look,
-    two_sample_look,
-)
 
 ALPHA = 0.05
 EFFECT_D = 0.3
-PASS_RATE = 0.3
-CHUNK = 1000  # experiments simulated at once: bounds memory to a few hundred MB
+CHUNK = 500  # streams simulated at once: bounds memory to ~100 MB
 
 
-def run(quick: bool = False, experiments: int | None = None, seed: int = 20240601,
-        progress: TextIO | None = None) -> dict:
-    """Run every scenario and return the figures (the benchmark's JSON line)."""
-    n_experiments = experiments or (2_000 if quick else 10_000)
-    horizon = 300 if quick else 1_000  # pairs (paired) or trials per arm (binary)
-    rng = np.random.default_rng(seed)
-    started = time.perf_counter()
-    totals = {key: 0.0 for key in (
-        "av_paired", "naive_paired", "av_binary", "naive_binary", "cover_paired",
-        "cover_binary", "stop_n", "stopped")}
-    done = 0
-    while done < n_experiments:
-        size = min(CHUNK, n_experiments - done)
-        null = rng.standard_normal((size, horizon))
-        av, naive = _paired_fpr(null)
-        totals["av_paired"] += av
-        totals["naive_paired"] += naive
-        a = rng.random((size, horizon)) < PASS_RATE
-        b = rng.random((size, horizon)) < PASS_RATE
-        av, naive, cover = _binary_fpr(a, b)
-        totals["av_binary"] += av
-        totals["naive_binary"] += naive
-        totals["cover_binary"] += cover
-        effect = rng.standard_normal((size, horizon)) + EFFECT_D
-        cover, stop_sum, stopped = _paired_effect(effect)
-        totals["cover_paired"] += cover
-        totals["stop_n"] += stop_sum
-        totals["stopped"] += stopped
-        done += size
-        if progress is not None:
-            print(f"sequential: {done}/{n_experiments} experiments", file=progress)
-    engine_runs = 200 if quick else 1_000
-    engine_fpr = _engine_fpr(rng, engine_runs, 200)
-    fixed_n = t_test_sample_size(EFFECT_D, ALPHA, 0.8, paired=True)
-    mean_stop = totals["stop_n"] / n_experiments
+Sampler = Callable[[np.random.Generator, int, int], np.ndarray]
+
+
+def _normal(rng: np.random.Generator, s: int, n: int) -> np.ndarray:
+    return np.clip(rng.normal(0.0, 0.2, (s, n)), -1, 1)  # a symmetric clip keeps mean 0
+
+
+_LN_CAP = 10.0  # the lognormal is truncated here so that 0.1 * (G - mean) stays in [-1, 1]
+_LN_MEAN = math.exp(0.5) * sps.norm.cdf(math.log(_LN_CAP) - 1.0) / sps.norm.cdf(math.log(_LN_CAP))
+
+
+def _lognormal(rng: np.random.Generator, s: int, n: int) -> np.ndarray:
+    g = rng.lognormal(0.0, 1.0, (s, n))
+    while (over := g > _LN_CAP).any():
+        g[over] = rng.lognormal(0.0, 1.0, int(over.sum()))
+    return 0.1 * (g - _LN_MEAN)
+
+
+def _two_point(rng: np.random.Generator, s: int, n: int) -> np.ndarray:
+    return np.where(rng.random((s, n)) < 0.95, 0.05, -0.95)
+
+
+def _three_level(rng: np.random.Generator, s: int, n: int) -> np.ndarray:
+    levels, probs = np.array([0.0, 0.5, 1.0]), [0.2, 0.3, 0.5]
+    return rng.choice(levels, (s, n), p=probs) - rng.choice(levels, (s, n), p=probs)
+
+
+def _pass_fail(rng: np.random.Generator, s: int, n: int) -> np.ndarray:
+    q = rng.beta(9.0, 1.0, (s, n))  # each test case's pass rate: ~90 % on average
+    return (rng.random((s, n)) < q).astype(float) - (rng.random((s, n)) < q)
+
+
+def _unpaired(rng: np.random.Generator, s: int, n: int, share: float = 0.2) -> list[np.ndarray]:
+    out = []
+    for _ in range(s):
+        arms = (rng.random(n) < share).astype(int)
+        sd = np.where(arms == 1, 0.3, 0.1)  # the variant's SD is 3 x the control's
+        values = np.clip(0.5 + sd * rng.standard_normal(n), 0, 1)
+        out.append(betting.pseudo_pairs(arms, values)[0])
+    return out
+
+
+NULLS: dict[str, Sampler] = {
+    "normal": _normal,
+    "lognormal_skewed": _lognormal,
+    "two_point": _two_point,
+    "three_level_0_half_1": _three_level,
+    "pass_fail_90pct": _pass_fail,
+}
+
+
+def _rejections(x: np.ndarray, m: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per stream: the first look (1-based, 0 = never) at which K+ and K- against m reject."""
+    lam = betting.stakes(betting.scales(x))
+    plus, minus = betting.mixture_paths(x, m, lam)
+    level = betting.threshold(ALPHA)
+    out = []
+    for path in (plus, minus):
+        hit = path >= level
+        out.append(np.where(hit.any(axis=-1), hit.argmax(axis=-1) + 1, 0))
+    return out[0], out[1]
+
+
+def _fpr(sampler: Sampler, rng: np.random.Generator, streams: int, looks: int) -> float:
+    rejected = 0
+    for start in range(0, streams, CHUNK):
+        plus, minus = _rejections(sampler(rng, min(CHUNK, streams - start), looks))
+        rejected += int(((plus > 0) | (minus > 0)).sum())
+    return rejected / streams
+
+
+def _unpaired_fpr(rng: np.random.Generator, streams: int, looks: int) -> float:
+    rejected = 0
+    for diffs in _unpaired(rng, streams, looks):
+        if diffs.size:
+            plus, minus = _rejections(diffs[None, :])
+            rejected += int(plus[0] > 0 or minus[0] > 0)
+    return rejected / streams
+
+
+def _assertion_scores(rng: np.random.Generator, s: int, n: int, delta: float) -> np.ndarray:
+    q = rng.beta(2.0, 2.0, (s, n))
+    control = rng.binomial(4, q) / 4
+    variant = rng.binomial(4, np.clip(q + delta, 0, 1)) / 4
+    return variant - control
+
+
+def _delta_for_d(target: float) -> tuple[float, float, float]:
+    """The shift of the pass probability that gives the target d, and the (mean, sd) of the
+    differences, from 400,000 seeded cases."""
+    lo, hi = 0.0, 0.5
+    for _ in range(25):
+        mid = (lo + hi) / 2
+        x = _assertion_scores(np.random.default_rng(99), 1, 400_000, mid)
+        lo, hi = (mid, hi) if x.mean() / x.std() < target else (lo, mid)
+    x = _assertion_scores(np.random.default_rng(99), 1, 400_000, lo)
+    return lo, float(x.mean()), float(x.std())
+
+
+def _stopping(rng: np.random.Generator, streams: int) -> dict:
+    delta, mean, sd = _delta_for_d(EFFECT_D)
+    d = mean / sd
+    fixed_n = t_test_sample_size(d, ALPHA, 0.8, paired=True)
+    horizon = math.ceil(3.4 * fixed_n)
+    sample = _assertion_scores(np.random.default_rng(98), 1, 200_000, delta)[0]
+    bets = np.linspace(0.01, betting.CAP, 90)
+    kelly = float(bets[np.argmax([np.log1p(b * sample).mean() for b in bets])])
+    stops, oracle_stops, covered, stopped = [], [], 0, 0
+    level = betting.threshold(ALPHA)
+    for start in range(0, streams, CHUNK):
+        x = _assertion_scores(rng, min(CHUNK, streams - start), horizon, delta)
+        plus, _ = _rejections(x)
+        stopped += int((plus > 0).sum())
+        stops.append(np.where(plus > 0, plus, horizon))
+        at_truth = _rejections(x, mean)
+        covered += int(((at_truth[0] == 0) & (at_truth[1] == 0)).sum())
+        oracle = np.cumsum(np.log1p(kelly * x), axis=-1) >= level
+        oracle_stops.append(np.where(oracle.any(axis=-1), oracle.argmax(axis=-1) + 1, horizon))
+    mean_stop = float(np.concatenate(stops).mean())
+    oracle_stop = float(np.concatenate(oracle_stops).mean())
     return {
-        "benchmark": "sequential",
-        "experiments": n_experiments,
-        "looks": horizon,
-        "alpha": ALPHA,
-        "mixture_sd": DEFAULT_MIXTURE_SD,
-        "fpr_always_valid_paired": totals["av_paired"] / n_experiments,
-        "fpr_always_valid_binary": totals["av_binary"] / n_experiments,
-        "fpr_naive_paired": totals["naive_paired"] / n_experiments,
-        "fpr_naive_binary": totals["naive_binary"] / n_experiments,
-        "fpr_engine_paired": engine_fpr,
-        "engine_experiments": engine_runs,
-        "coverage": min(totals["cover_paired"], totals["cover_binary"]) / n_experiments,
-        "coverage_paired_effect": totals["cover_paired"] / n_experiments,
-        "coverage_binary": totals["cover_binary"] / n_experiments,
-        "effect_d": EFFECT_D,
-        "fixed_n_80_power": fixed_n,
-        "mean_stop_n": mean_stop,
-        "power_sequential": totals["stopped"] / n_experiments,
-        "stop_ratio": mean_stop / fixed_n,
-        "seconds": round(time.perf_counter() - started, 2),
+        "effect_d": d, "effect_mean": mean, "effect_sd": sd,
+        "fixed_n_80_power": fixed_n, "horizon": horizon,
+        "mean_stop_n": mean_stop, "stop_ratio": mean_stop / fixed_n,
+        "power_within_3_4_n": stopped / streams,
+        "coverage_alternative": covered / streams,
+        "floor_kelly_bet": kelly, "floor_stop_ratio": oracle_stop / fixed_n,
     }
 
 
-def _paired_moments(d: np.ndarray):
-    n = np.arange(1, d.shape[1] + 1, dtype=float)
-    mean = np.cumsum(d, axis=1) / n
-    m2 = np.maximum(np.cumsum(d * d, axis=1) - n * mean * mean, 0.0)
-    var = np.divide(m2, n - 1, out=np.zeros_like(m2), where=n > 1)
-    return n, mean, var
-
-
-def _running_min_p(t2, nu, r, valid) -> np.ndarray:
-    p = np.where(valid, always_valid_p(t2, nu, r), 1.0)
-    return np.minimum.accumulate(p, axis=1)
-
-
-def _paired_fpr(d: np.ndarray) -> tuple[int, int]:
-    """(always-valid rejections, naive rejections) over the A/A experiments in d."""
-    n, mean, var = _paired_moments(d)
-    valid = n >= 2
-    t2, nu, r, _ = paired_look(n, mean, var)
-    av = _running_min_p(t2, nu, r, valid)[:, -1] <= ALPHA
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_abs = np.sqrt(t2)
-    naive_p = np.where(valid, 2 * stats.t.sf(t_abs, np.maximum(nu, 1)), 1.0)
-    naive = (naive_p <= ALPHA).any(axis=1)
-    return int(av.sum()), int(naive.sum())
-
-
-def _binary_fpr(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int]:
-    """Trials alternate A, B, A, B: looks after each trial, 2 * horizon looks in all."""
-    k = np.arange(1, a.shape[1] + 1, dtype=float)
-    sa, sb = np.cumsum(a, axis=1, dtype=float), np.cumsum(b, axis=1, dtype=float)
-    # After trial 2k-1: A has k trials, B has k-1; after trial 2k: both have k.
-    n_a = np.concatenate([k, k], axis=0)[None, :].repeat(a.shape[0], axis=0)
-    n_b = np.concatenate([k - 1, k], axis=0)[None, :].repeat(a.shape[0], axis=0)
-    s_a = np.concatenate([sa, sa], axis=1)
-    s_b = np.concatenate([np.pad(sb[:, :-1], ((0, 0), (1, 0))), sb], axis=1)
-    order = np.argsort(np.concatenate([2 * k - 1, 2 * k]), kind="stable")
-    n_a, n_b, s_a, s_b = (x[:, order] for x in (n_a, n_b, s_a, s_b))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_a = np.where(n_a > 0, s_a / np.maximum(n_a, 1), 0.0)
-        mean_b = np.where(n_b > 0, s_b / np.maximum(n_b, 1), 0.0)
-        m2_a, m2_b = s_a - n_a * mean_a**2, s_b - n_b * mean_b**2  # 0/1 data: sum x^2 = sum x
-        valid = (n_a >= 1) & (n_b >= 1) & (n_a + n_b >= 3)
-        t2, nu, r, se = two_sample_look(n_a, mean_a, m2_a, n_b, mean_b, m2_b)
-        av = _running_min_p(t2, nu, r, valid)[:, -1] <= ALPHA
-        pooled = (s_a + s_b) / (n_a + n_b)
-        z_se = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-        z = np.where(z_se > 0, (mean_b - mean_a) / np.where(z_se > 0, z_se, 1), 0.0)
-        naive = ((2 * stats.norm.sf(np.abs(z)) <= ALPHA) & valid).any(axis=1)
-        c = cs_t2_threshold(nu, r, ALPHA)
-        half = np.sqrt(c) * se
-        miss = valid & (se > 0) & np.isfinite(c) & (np.abs(mean_b - mean_a) > half)
-    return int(av.sum()), int(naive.sum()), int((~miss.any(axis=1)).sum())
-
-
-def _paired_effect(d: np.ndarray) -> tuple[int, float, int]:
-    """(experiments covered at every look, sum of stopping n, experiments stopped)."""
-    n, mean, var = _paired_moments(d)
-    valid = n >= 2
-    t2, nu, r, se = paired_look(n, mean, var)
-    p = _running_min_p(t2, nu, r, valid)
-    win = (p <= ALPHA) & (mean > 0)
-    stopped = win.any(axis=1)
-    stop_n = np.where(stopped, win.argmax(axis=1) + 1, d.shape[1])
-    with np.errstate(invalid="ignore"):
-        c = cs_t2_threshold(nu, r, ALPHA)
-        half = np.sqrt(c) * se
-        miss = valid & (se > 0) & np.isfinite(c) & (np.abs(mean - EFFECT_D) > half)
-    return int((~miss.any(axis=1)).sum()), float(stop_n.sum()), int(stopped.sum())
-
-
 def _engine_fpr(rng: np.random.Generator, runs: int, pairs: int) -> float:
-    """Share of A/A experiments whose always-valid p fell to alpha, through ExperimentStats."""
+    """Share of A/A experiments folded trial by trial into the scorer's ExperimentStats
+    (two-point scores around a per-case difficulty) whose always-valid p fell to alpha."""
     from agents.scorer.stats import ExperimentStats, Observation
     from schemas.experiment import AnalysisConfig
 
     rejected = 0
     for run_no in range(runs):
-        st = ExperimentStats.new(AnalysisConfig(alpha=ALPHA))
-        difficulty = rng.uniform(0.2, 0.8, pairs)
-        noise = rng.normal(0.0, 0.15, (2, pairs))
+        stats = ExperimentStats(AnalysisConfig(alpha=ALPHA))
+        base = rng.uniform(0.0, 0.05, pairs)
         for i in range(pairs):
             for arm, vid in enumerate(("control", "variant")):
-                st.fold(Observation(f"{run_no}-{vid}-{i}", vid, vid, arm == 0, (), f"case{i}|m|0",
-                                    "m", float(difficulty[i] + noise[arm, i])))
-        variant = st.analyze(final=False).variations[1]
+                value = base[i] + (0.95 if rng.random() < 0.95 else 0.0)
+                stats.fold(Observation(f"{run_no}-{vid}-{i}", vid, vid, arm == 0, (),
+                                       f"case{i}|m|0", "m", float(value)))
+        variant = stats.analyze(final=False).variations[1]
         rejected += variant.p_always_valid is not None and variant.p_always_valid <= ALPHA
     return rejected / runs
 
 
+def run(quick: bool = False, streams: int | None = None, seed: int = 20240601,
+        progress: TextIO | None = None) -> dict:
+    """Every scenario; returns the figures (the benchmark's JSON line)."""
+    n_streams = streams or (1_000 if quick else 10_000)
+    looks = 300 if quick else 1_000
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
+    se = math.sqrt(ALPHA * (1 - ALPHA) / n_streams)
+    fpr = {}
+    for name, sampler in NULLS.items():
+        fpr[name] = _fpr(sampler, rng, n_streams, looks)
+        _say(progress, f"{name}: FPR {fpr[name]:.4f}")
+    fpr["unpaired_sd3_80_20"] = _unpaired_fpr(rng, n_streams, looks)
+    _say(progress, f"unpaired_sd3_80_20: FPR {fpr['unpaired_sd3_80_20']:.4f}")
+    stopping = _stopping(rng, n_streams // 2)
+    _say(progress, f"stopping ratio {stopping['stop_ratio']:.3f}")
+    engine_runs = 40 if quick else 300
+    engine = _engine_fpr(rng, engine_runs, 200)
+    return {
+        "benchmark": "sequential",
+        "quick": quick,
+        "streams": n_streams,
+        "looks": looks,
+        "alpha": ALPHA,
+        "fpr": fpr,
+        "fpr_mc_se": se,
+        "fpr_limit": ALPHA + 2 * se,
+        "fpr_all_within_limit": all(v <= ALPHA + 2 * se for v in fpr.values()),
+        "coverage_null": {k: 1 - v for k, v in fpr.items()},
+        **stopping,
+        "fpr_engine_two_point": engine,
+        "engine_experiments": engine_runs,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _say(progress: TextIO | None, message: str) -> None:
+    if progress is not None:
+        print(f"sequential: {message}", file=progress, flush=True)
+
+
+def _print_table(figures: dict, out: TextIO) -> None:
+    print(f"A/A under a look after every trial ({figures['streams']} streams x "
+          f"{figures['looks']} looks; MC SE {figures['fpr_mc_se']:.4f}, limit "
+          f"{figures['fpr_limit']:.4f}):", file=out)
+    for name, value in figures["fpr"].items():
+        print(f"  {name:24s} FPR {value:.4f}  coverage {1 - value:.4f}", file=out)
+    print(f"d = {figures['effect_d']:.3f}: mean stop {figures['mean_stop_n']:.1f} pairs / "
+          f"fixed n {figures['fixed_n_80_power']:.1f} = {figures['stop_ratio']:.3f} "
+          f"(floor {figures['floor_stop_ratio']:.3f}); power within 3.4 n "
+          f"{figures['power_within_3_4_n']:.3f}", file=out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 experiments, 300 looks")
-    parser.add_argument("--experiments", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="1,000 streams, 300 looks")
+    parser.add_argument("--streams", type=int, default=None)
     parser.add_argument("--seed", type=int, default=20240601)
     args = parser.parse_args()
-    print(json.dumps(run(args.quick, args.experiments, args.seed, progress=sys.stderr)))
+    figures = run(args.quick, args.streams, args.seed, progress=sys.stderr)
+    _print_table(figures, sys.stdout)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

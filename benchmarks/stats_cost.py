@@ -67,7 +67,7 @@ def run(quick: bool = False, seed: int = 7) -> dict:
     large = 100_000 if quick else 1_000_000
     started = time.perf_counter()
     source = _TrialSource(seed)
-    stats = ExperimentStats.new(AnalysisConfig())
+    stats = ExperimentStats(AnalysisConfig())
     for obs in source.take(SMALL):
         stats.fold(obs)
     small_n = stats.n_folded

@@ -27,7 +27,8 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def analysis_table(analysis: AnalysisReady, *, caption: bool = True) -> Table:
-    """One row per variation: n, mean with CI, lift, raw/adjusted/always-valid p, P(best)."""
+    """One row per variation: n, mean with CI, lift with the interval the decision reads (at
+    the family-adjusted level), raw/adjusted/always-valid p, P(best)."""
     table = Table(
         title=f"{analysis.experiment_id} - round {analysis.round}: "
               f"{analysis.trials_done}/{analysis.trials_expected} trials "
@@ -36,8 +37,12 @@ def analysis_table(analysis: AnalysisReady, *, caption: bool = True) -> Table:
         title_justify="left",
         caption=f"{analysis.decision}: {analysis.reason}" if caption else None,
     )
+    interval = {"fixed": "CI", "sequential": "CS", "group-sequential": "RCI"}.get(
+        analysis.design, "CS")
+    level = f"{analysis.cs_level:.4g}" if analysis.cs_level is not None else "?"
     for name in ("variation", "patterns", "n", f"mean {analysis.metric}", "95% CI",
-                 "lift", "p (raw)", f"p adj. ({analysis.correction})", "p (always-valid)",
+                 "lift", f"lift {interval} ({level}, family {analysis.family_size})",
+                 "p (raw)", f"p adj. ({analysis.correction})", "p (always-valid)",
                  "P(best)"):
         table.add_column(name, justify="left" if name in ("variation", "patterns") else "right")
     for v in sorted(analysis.variations, key=lambda v: (not v.is_control, v.name)):
@@ -50,6 +55,7 @@ def analysis_table(analysis: AnalysisReady, *, caption: bool = True) -> Table:
             _fmt(v.mean),
             f"[{_fmt(v.ci_low)}, {_fmt(v.ci_high)}]",
             "-" if v.is_control else _fmt(v.lift),
+            "-" if v.is_control or v.cs_low is None else f"[{_fmt(v.cs_low)}, {_fmt(v.cs_high)}]",
             "-" if v.is_control else _p(v.p_value),
             "-" if v.is_control else _p(v.p_adjusted),
             "-" if v.is_control else _p(v.p_always_valid),
@@ -66,9 +72,12 @@ def render(console: Console, rounds: list[VariationGenerated], finals: list[Anal
         verdict = {
             "winner": "[bold green]winner[/]",
             "control-best": "[bold yellow]control is best[/]",
+            "futile": "[bold yellow]futile[/] (no variation can reach the minimum effect)",
             "inconclusive": "[bold]inconclusive[/]",
         }.get(analysis.decision, analysis.decision)
         console.print(f"decision: {verdict} - {analysis.reason}")
+        for warning in analysis.warnings:
+            console.print(f"[yellow]warning: {warning}[/]")
         if analysis.srm_p_value is not None and analysis.srm_p_value < 0.001:
             console.print(f"[red]sample ratio mismatch: p={analysis.srm_p_value:.2g}[/]")
         if analysis.winner_id and analysis.winner_id in prompts:

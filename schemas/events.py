@@ -142,9 +142,12 @@ class VariationResult(BaseModel):
     # Wilcoxon signed-rank on the pairs, else Mann-Whitney U (R's conventions).
     rank_test: str | None = None
     p_rank: float | None = None
-    p_adjusted: float | None = None
+    p_adjusted: float | None = None  # Holm/BH over the planned family
     p_always_valid: float | None = None
-    cs_low: float | None = None  # always-valid confidence sequence for the difference
+    # The interval the decision reads, at the family-adjusted level (AnalysisReady.cs_level):
+    # the anytime-valid confidence sequence (sequential), the repeated confidence interval
+    # (group-sequential) or the fixed-horizon CI (fixed); always inside [-1, 1].
+    cs_low: float | None = None
     cs_high: float | None = None
     lift: float | None = None  # mean difference against the control
     lift_ci_low: float | None = None
@@ -157,7 +160,9 @@ class VariationResult(BaseModel):
     by_model: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
 
 
-Decision = Literal["winner", "control-best", "inconclusive", "running"]
+# winner: a variation's interval lies above 0 (above min_effect when set); control-best:
+# every planned variation's lies below 0; futile: none can reach min_effect.
+Decision = Literal["winner", "control-best", "futile", "inconclusive", "running"]
 
 
 class AnalysisReady(Owned):
@@ -181,6 +186,11 @@ class AnalysisReady(Owned):
     winner_id: str | None = None
     reason: str = ""
     additional_samples_needed: int | None = None
+    design: str = "sequential"
+    family_size: int = Field(default=1, ge=0, description="variations in the multiplicity family")
+    cs_level: float | None = Field(default=None, description="level of each cs_low..cs_high")
+    min_effect: float = 0.0
+    warnings: tuple[str, ...] = ()
     domain: str = "general"
     models: tuple[str, ...] = ()
 

@@ -179,9 +179,15 @@ class AnalysisConfig(Record):
     # Scores are in [0, 1], so is any difference between them.
     min_effect: float = Field(default=0.0, ge=0, le=1,
                               description="smallest difference that matters")
+    # fixed: classic tests once every trial is in; sequential: anytime-valid confidence
+    # sequences, decide at any look.
     design: Literal["fixed", "sequential"] = "sequential"
     correction: Literal["holm", "bh"] = "holm"
     repetitions: int = Field(default=1, ge=1, le=100)
+    # The number of variations compared with the control, fixed at design time: the
+    # multiplicity family. The trials agent sets it from the round's variations, so a
+    # variation whose trials all fail still counts (None: the variations that report).
+    family_size: int | None = Field(default=None, ge=1, le=100)
 
 
 class PromptArm(Record):

@@ -4,8 +4,10 @@ publish the analysis — snapshots as trials arrive, then one final analysis per
 State, all under keys derived from the experiment id that keys trial-completed (so the
 worker owning the partition owns the statistics):
 - one small RoundRecord per (experiment, round): counts, cost, snapshot number;
-- one entry per folded trial (its Observation). Writing it is O(1), and its presence is
-  what makes folding idempotent: a redelivered trial finds its entry and is ignored.
+- one entry per folded trial (its Observation and its arrival number). Writing it is O(1),
+  and its presence is what makes folding idempotent: a redelivered trial finds its entry
+  and is ignored. The rebuild refolds in arrival order (a state store may iterate keys
+  sorted), so the anytime-valid sequences see the same path after a restart.
 The live ExperimentStats is a cache in the process, rebuilt from the trial entries when
 missing or behind (after a restart, or when the partition was owned by another worker).
 When a round is final its trial entries are deleted; the record remembers it is final.
@@ -69,7 +71,7 @@ async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
     stats = _live_stats(services, ctx.state, key, record, trial.analysis)
     observation = await _observation(event)
     stats.fold(observation)
-    ctx.state[entry] = asdict(observation)
+    ctx.state[entry] = {**asdict(observation), "order": record.done}
 
     record.done += 1
     record.failed += event.status != "completed"
@@ -110,11 +112,12 @@ def _live_stats(services: ScorerServices, state: Any, key: str, record: RoundRec
     stats = services.live.get(key)
     if stats is not None and stats.n_folded == record.done:
         return stats
-    stats = ExperimentStats.new(config)
+    stats = ExperimentStats(config, planned_trials=record.expected)
     prefix = trial_key(key, "")
-    for name, value in list(state.items()):
-        if name.startswith(prefix):
-            stats.fold(Observation(**{**value, "patterns": tuple(value["patterns"])}))
+    entries = [value for name, value in list(state.items()) if name.startswith(prefix)]
+    for value in sorted(entries, key=lambda v: v.get("order", 0)):
+        fields = {k: v for k, v in value.items() if k != "order"}
+        stats.fold(Observation(**{**fields, "patterns": tuple(fields["patterns"])}))
     services.live[key] = stats
     return stats
 
@@ -172,6 +175,11 @@ def _analysis(event: TrialCompleted, record: RoundRecord, summary: AnalysisSumma
         winner_id=summary.winner_id,
         reason=summary.reason,
         additional_samples_needed=summary.additional_samples_needed,
+        design=summary.design,
+        family_size=summary.family_size,
+        cs_level=summary.cs_level,
+        min_effect=trial.analysis.min_effect,
+        warnings=summary.warnings,
         domain=trial.domain,
         models=tuple(record.models),
     )

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from schemas.events import TrialCompleted, TrialRequested, TrialSpec, VariationGenerated
-from schemas.experiment import ModelSpec, TestCase, Variation, VariationRef
+from schemas.experiment import AnalysisConfig, ModelSpec, TestCase, Variation, VariationRef
 
 BUDGET_TRIALS_REASON = "budget: max_trials"
 
@@ -65,6 +65,13 @@ def ref(variation: Variation) -> VariationRef:
     )
 
 
+def round_analysis(event: VariationGenerated) -> AnalysisConfig:
+    """The analysis settings of a round, with its multiplicity family fixed now, at design
+    time: the round's variations besides the control, whether or not their trials succeed."""
+    family = sum(not v.is_control for v in event.variations)
+    return event.spec.analysis.model_copy(update={"family_size": max(1, family)})
+
+
 def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialSpec:
     spec = event.spec
     return TrialSpec(
@@ -76,7 +83,7 @@ def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) ->
         model=trial.model,
         repetition=trial.repetition,
         expected_trials=expected,
-        analysis=spec.analysis,
+        analysis=round_analysis(event),
         budget=spec.budget,
         domain=spec.domain,
         **event.owner(),

@@ -57,13 +57,14 @@ function pval(p) {
 const interval = (lo, hi, f = fmt) => (isNum(lo) && isNum(hi) ? `[${f(lo)}, ${f(hi)}]` : "");
 
 const SHORT = {
-  winner: "winner", "control-best": "control best", inconclusive: "inconclusive",
-  running: "running",
+  winner: "winner", "control-best": "control best", futile: "futile",
+  inconclusive: "inconclusive", running: "running",
 };
 
 const DECISIONS = {
   winner: "Winner found",
   "control-best": "Control is best",
+  futile: "Futile: no variation can reach the minimum effect",
   inconclusive: "Inconclusive",
   running: "Running",
 };
@@ -255,7 +256,19 @@ function renderDecision(a) {
     el("strong", {}, head),
     el("span", { class: "badge " + (a.final ? "final" : "running"), style: "margin-left:10px" },
       a.final ? "final" : "live"),
-    el("div", { class: "reason" }, (a.reason || (a.final ? "" : "Trials are still arriving.")) + extra));
+    el("div", { class: "reason" }, (a.reason || (a.final ? "" : "Trials are still arriving.")) + extra),
+    el("div", { class: "evidence" }, evidenceLine(a)),
+    ...(a.warnings || []).map((w) => el("div", { class: "warning" }, `Warning: ${w}`)));
+}
+
+// What the decision reads: each variation's interval at the family-adjusted level.
+const INTERVALS = { sequential: "confidence sequence", "group-sequential": "repeated CI", fixed: "CI" };
+function evidenceLine(a) {
+  const family = a.family_size || 1;
+  const level = isNum(a.cs_level) ? `${(100 * a.cs_level).toPrecision(4).replace(/\.?0+$/, "")}% ` : "";
+  return `Decided on ${level}${INTERVALS[a.design] || "interval"}s over a family of ${family} ` +
+    `planned variation${family === 1 ? "" : "s"}` +
+    (a.min_effect > 0 ? `, minimum effect ${a.min_effect}` : "") + ".";
 }
 
 function renderCards(a) {
@@ -356,7 +369,8 @@ function renderTable(a) {
       el("td", { class: "num" }, `${v.n}` + (v.n_failed ? ` (+${v.n_failed} failed)` : "")),
       el("td", { class: "num" }, `${fmt(v.mean)} ${interval(v.ci_low, v.ci_high)}`),
       el("td", { class: "num " + liftClass },
-        v.is_control ? "–" : `${signed(v.lift)} ${interval(v.lift_ci_low, v.lift_ci_high, signed)}`),
+        v.is_control ? "–" : `${signed(v.lift)} ${isNum(v.cs_low)
+          ? interval(v.cs_low, v.cs_high, signed) : interval(v.lift_ci_low, v.lift_ci_high, signed)}`),
       el("td", { class: "num" }, v.is_control ? "–" : pval(v.p_value)),
       el("td", { class: "num" + (significant(v) ? " sig" : "") }, v.is_control ? "–" : pval(v.p_adjusted)),
       el("td", { class: "num" }, v.is_control ? "–" : pval(v.p_always_valid)),

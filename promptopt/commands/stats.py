@@ -1,4 +1,4 @@
-"""`promptopt stats`: sample size, two-sample tests, p-value adjustment, SRM, Bayesian A/B.
+"""`promptopt stats`: sample size, tests, p-value adjustment, SRM, Bayesian A/B, replay.
 
 Every command prints one JSON object on stdout. Invalid input gets one line on stderr and
 exit code 2: options are read as text and checked here (not by click), so a bad number
@@ -130,21 +130,65 @@ def bayes(ctx: typer.Context) -> None:
 
 
 @app.command(context_settings=_RAW)
+def sequential(ctx: typer.Context) -> None:
+    """Replay A/B tests through the always-valid engine `promptopt run` uses.
+
+    FILE.csv [--unpaired] [--metric score|pass] [--alpha A]
+    CSV columns stream,a,b (a = control, b = variant), one row per pair in time order;
+    with --unpaired an empty cell means no observation of that arm in that row. One JSON
+    line per stream: n, first_rejection (1-based row), decision (b-better | a-better |
+    none), p_always_valid, cs_low, cs_high (for the mean of b - a).
+    """
+    from promptopt.commands.replay import replay_csv
+
+    files = [arg for arg in ctx.args if not arg.startswith("--")]
+    options = [arg for arg in ctx.args if arg.startswith("--")]
+    # A file name may follow a valued option: take the option's value back out of `files`.
+    opts = _options(_pair_values(ctx.args, ("--metric", "--alpha")), ("--metric", "--alpha"),
+                    switches=("--unpaired",)) if options else {}
+    files = [f for f in files if f not in opts.values()]
+    if len(files) != 1:
+        _fail("give one CSV file (columns stream,a,b)")
+    metric = opts.get("--metric", "score")
+    if metric not in ("score", "pass"):
+        _fail(f"--metric must be score or pass, got {metric!r}")
+    level = _probability("--alpha", opts.get("--alpha", "0.05"))
+    lines = _guard(lambda: replay_csv(Path(files[0]), "--unpaired" in opts, metric, level))
+    for line in lines:
+        print(json.dumps(line, allow_nan=False))
+
+
+def _pair_values(args: list[str], valued: tuple[str, ...]) -> list[str]:
+    """The options of args (a valued option with its value), without the bare arguments."""
+    out, i = [], 0
+    while i < len(args):
+        flag = args[i].partition("=")[0]
+        if flag in valued and "=" not in args[i] and i + 1 < len(args):
+            out += args[i:i + 2]
+            i += 2
+            continue
+        if args[i].startswith("--"):
+            out.append(args[i])
+        i += 1
+    return out
+
+
+@app.command(context_settings=_RAW)
 def simulate(ctx: typer.Context) -> None:
     """Run the sequential-testing simulation (benchmarks/sequential.py); print its figures.
 
-    [--quick] [--experiments N] [--seed S]
+    [--quick] [--streams N] [--seed S]
     """
     from benchmarks.sequential import run
 
-    opts = _options(ctx.args, ("--experiments", "--seed"), switches=("--quick",))
+    opts = _options(ctx.args, ("--streams", "--seed"), switches=("--quick",))
     n = None
-    if "--experiments" in opts:
-        n = _count(opts["--experiments"])
+    if "--streams" in opts:
+        n = _count(opts["--streams"])
         if n < 100:
-            _fail("--experiments must be at least 100")
+            _fail("--streams must be at least 100")
     seed = _count(opts.get("--seed", "20240601"))
-    _print(run(quick="--quick" in opts, experiments=n, seed=seed, progress=sys.stderr))
+    _print(run(quick="--quick" in opts, streams=n, seed=seed, progress=sys.stderr))
 
 
 # -- input checking ------------------------------------------------------------------------

@@ -176,7 +176,7 @@ async def test_optimize_over_http_streams_to_the_final_analysis_and_results_agre
         assert {a["experiment_id"] for a in seen} == {experiment_id}
         assert final["trials_expected"] == 10 and final["trials_done"] == 10
         assert sorted(v["n"] + v["n_failed"] for v in final["variations"]) == [5, 5]
-        assert final["decision"] in ("winner", "control-best", "inconclusive")
+        assert final["decision"] in ("winner", "control-best", "futile", "inconclusive")
 
         results = await stored_results(http, experiment_id)
         assert results["experiment"]["submitted_by"] == user["user_id"]

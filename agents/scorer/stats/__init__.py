@@ -1,11 +1,14 @@
 """The statistics engine of the scorer: streaming A/B analysis that users may watch live.
 
-ExperimentStats folds trials (O(1) each, duplicate-proof, mergeable) and analyzes on demand:
-classic tests (paired t / McNemar when trials pair by cell, Welch / z / Fisher otherwise),
-Holm or Benjamini-Hochberg adjustment, mSPRT always-valid p-values and confidence sequences,
-Bayesian P(best) and expected loss, the sample-ratio check, and a winner decision.
+arms.ExperimentStats folds trials (duplicate-proof, O(grid) per pair) and analysis.analyze
+reads them on demand: classic tests (comparisons: paired t / McNemar when trials pair by
+cell, Welch / z / Fisher otherwise), Holm or Benjamini-Hochberg over the planned family,
+anytime-valid betting confidence sequences (betting) valid for any bounded scores, the
+paired Bayesian P(best) and expected loss (bayes), the sample-ratio check (srm), and the
+decision with its wording (decision).
 """
 
-from agents.scorer.stats.experiment import AnalysisSummary, ExperimentStats, Observation
+from agents.scorer.stats.analysis import AnalysisSummary
+from agents.scorer.stats.arms import ExperimentStats, Observation
 
 __all__ = ["AnalysisSummary", "ExperimentStats", "Observation"]

@@ -2,12 +2,20 @@
 
 Two binary arms with uniform Beta(1, 1) priors have exact answers (Evan Miller, "Formulas
 for Bayesian A/B testing", 2015; Chris Stucchio, "Bayesian A/B testing at VWO", 2015).
-More arms, and continuous scores (normal posterior of each mean), use seeded Monte Carlo so
-an analysis is reproducible.
+More arms use seeded Monte Carlo so an analysis is reproducible.
+
+When trials pair by cell, the arms are not independent: a hard test case lowers every arm's
+score at once, so what is known about the differences is far sharper than what is known
+about each mean. paired_best_and_loss draws from the posterior of the vector of mean
+differences against the control, (v_1 - c, ..., v_k - c), under the normal model with the
+scale-invariant prior: a multivariate t with n - k degrees of freedom (Box & Tiao 1973,
+section 8.2), so small samples get heavy tails, not false certainty. A weak prior of
+PRIOR_PAIRS pseudo-cells of spread PRIOR_SD keeps zero-spread samples from claiming it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,13 +70,44 @@ def compare_binary(successes_a: int, trials_a: int, successes_b: int, trials_b: 
     return BinaryComparison(p_b, loss_a, loss_b)
 
 
+# One pseudo-cell of spread 0.1 (a tenth of the score range): enough that zero spread does
+# not mean zero uncertainty, too little to blur the sharp differences pairing gives.
+PRIOR_SD, PRIOR_PAIRS = 0.1, 1.0
+
+
 @dataclass(frozen=True)
 class Posterior:
-    """A variation's posterior: Beta(alpha, beta) for pass rates, or Normal(mean, sd) for means."""
+    """A variation's posterior: Beta(alpha, beta) for pass rates, or a location-scale
+    Student t (mean, scale, df) for mean scores."""
 
-    kind: str  # "beta" or "normal"
+    kind: str  # "beta" or "t"
     first: float
     second: float
+    df: float = math.inf
+
+
+def mean_posterior(n: int, mean: float, m2: float) -> Posterior:
+    """The t posterior of one arm's mean score, with the weak prior on its spread."""
+    df = n - 1 + PRIOR_PAIRS
+    scale = math.sqrt((m2 + PRIOR_PAIRS * PRIOR_SD**2) / (df * n))
+    return Posterior("t", mean, scale, df)
+
+
+def paired_best_and_loss(mean: np.ndarray, scatter: np.ndarray, n: int,
+                         draws: int = MONTE_CARLO_DRAWS) -> list[tuple[float, float]]:
+    """(P(best), expected loss) for the control then each variation, from n complete cells
+    with mean difference vector `mean` (k,) and scatter matrix (k, k) of the differences."""
+    k = mean.size
+    df = n - k + PRIOR_PAIRS
+    if df <= 0:
+        raise ValueError(f"{n} complete cells cannot inform {k} differences")
+    scale = (scatter + PRIOR_PAIRS * PRIOR_SD**2 * np.eye(k)) / (n * df)
+    root = np.linalg.cholesky(scale)
+    rng = np.random.default_rng(MONTE_CARLO_SEED)
+    z = rng.standard_normal((draws, k))
+    stretch = np.sqrt(df / rng.chisquare(df, draws))
+    differences = mean + (z @ root.T) * stretch[:, None]
+    return _best_and_loss(np.column_stack([np.zeros(draws), differences]).T)
 
 
 def best_and_loss(posteriors: Sequence[Posterior], draws: int = MONTE_CARLO_DRAWS
@@ -82,8 +121,13 @@ def best_and_loss(posteriors: Sequence[Posterior], draws: int = MONTE_CARLO_DRAW
         if post.kind == "beta":
             samples[row] = rng.beta(post.first, post.second, size=draws)
         else:
-            samples[row] = rng.normal(post.first, post.second, size=draws)
+            samples[row] = post.first + post.second * rng.standard_t(post.df, size=draws)
+    return _best_and_loss(samples)
+
+
+def _best_and_loss(samples: np.ndarray) -> list[tuple[float, float]]:
+    """Per row (arm) of posterior draws: share of draws it is the best, mean shortfall."""
     best = samples.max(axis=0)
-    winners = np.bincount(samples.argmax(axis=0), minlength=len(posteriors)) / draws
+    winners = np.bincount(samples.argmax(axis=0), minlength=samples.shape[0]) / samples.shape[1]
     losses = (best - samples).mean(axis=1)
     return [(float(w), float(loss)) for w, loss in zip(winners, losses, strict=True)]

@@ -24,8 +24,15 @@ def srm_p_value(counts: Sequence[int], weights: Sequence[float] | None = None) -
         weights = [1.0] * len(counts)
     if len(weights) != len(counts):
         raise ValueError("give one weight per count")
-    if any(w <= 0 for w in weights):
-        raise ValueError("weights must be positive")
-    scale = total / sum(weights)
-    expected = [w * scale for w in weights]
-    return float(chisquare(list(counts), f_exp=expected).pvalue)
+    if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
+        raise ValueError("weights must be non-negative, and some positive")
+    # A group planned at weight 0 expects no trials: with none it drops out of the test,
+    # with any it is a mismatch for certain (it must never borrow an equal share).
+    if any(w == 0 and c > 0 for c, w in zip(counts, weights, strict=True)):
+        return 0.0
+    kept = [(c, w) for c, w in zip(counts, weights, strict=True) if w > 0]
+    if len(kept) < 2:
+        return 1.0
+    scale = total / sum(w for _, w in kept)
+    expected = [w * scale for _, w in kept]
+    return float(chisquare([c for c, _ in kept], f_exp=expected).pvalue)

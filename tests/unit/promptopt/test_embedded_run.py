@@ -35,7 +35,7 @@ async def test_a_run_yields_one_final_analysis_with_every_trial_counted():
     assert final.trials_expected == final.trials_done == planned
     assert sum(v.n + v.n_failed for v in final.variations) == planned
     assert [v.is_control for v in final.variations].count(True) == 1
-    assert final.decision in ("winner", "control-best", "inconclusive")
+    assert final.decision in ("winner", "control-best", "futile", "inconclusive")
     assert not result.dead_letters
     assert len({t.trial.trial_id for t in result.trials}) == len(result.trials) == planned
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -126,11 +127,58 @@ def test_invalid_input_is_one_line_on_stderr_and_exit_2(tmp_path, args):
 
 
 def test_simulate_prints_the_benchmark_figures():
-    out = json_of(run("simulate", "--quick", "--experiments", "200"))
-    for key in ("fpr_always_valid_paired", "fpr_always_valid_binary", "fpr_naive_paired",
-                "coverage", "stop_ratio"):
-        assert 0 <= out[key] <= 2
-    assert out["experiments"] == 200
+    out = json_of(run("simulate", "--quick", "--streams", "100"))
+    assert out["streams"] == 100 and set(out["fpr"]) >= {"two_point", "unpaired_sd3_80_20"}
+    assert 0 < out["stop_ratio"] < 3
+
+
+def lines_of(result) -> list[dict]:
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_sequential_replays_each_stream_with_the_scorers_engine(tmp_path):
+    from agents.scorer.stats import ExperimentStats, Observation
+    from schemas.experiment import AnalysisConfig
+
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0.2, 0.7, 150)
+    b = np.clip(a + rng.normal(0.1, 0.15, 150), 0, 1)
+    rows = [f"up,{x:.3f},{y:.3f}" for x, y in zip(a, b, strict=True)]
+    rows += [f"flat,{x:.3f},{x:.3f}" for x in a[:20]]
+    csv_file = tmp_path / "ab.csv"
+    csv_file.write_text("stream,a,b\n" + "\n".join(rows) + "\n")
+    up, flat = lines_of(run("sequential", str(csv_file), "--alpha", "0.05"))
+    assert flat == {"stream": "flat", "n": 20, "first_rejection": None, "decision": "none",
+                    "p_always_valid": 1.0, "cs_low": flat["cs_low"], "cs_high": flat["cs_high"]}
+    assert flat["cs_low"] < 0 < flat["cs_high"]
+    assert up["decision"] == "b-better" and up["first_rejection"] is not None
+    # The scorer folding the same pairs one by one stops at the same row, same interval.
+    stats = ExperimentStats(AnalysisConfig())
+    first = None
+    for i, (x, y) in enumerate(zip(a, b, strict=True), 1):
+        x, y = round(float(x), 3), round(float(y), 3)
+        stats.fold(Observation(f"a{i}", "a", "a", True, (), f"c{i}", "m", x))
+        stats.fold(Observation(f"b{i}", "b", "b", False, (), f"c{i}", "m", y))
+        v = stats.analyze(final=False).variations[1]
+        if first is None and v.p_always_valid <= 0.05:
+            first = i
+    assert up["first_rejection"] == first
+    assert (up["cs_low"], up["cs_high"]) == (v.cs_low, v.cs_high)
+    assert up["p_always_valid"] == pytest.approx(v.p_always_valid, rel=1e-9)
+
+
+def test_sequential_unpaired_blocks_by_arrival_and_names_bad_rows(tmp_path):
+    good = tmp_path / "u.csv"
+    good.write_text("stream,a,b\ns,0.2,\ns,0.4,\ns,,0.9\ns,0.1,0.8\n")
+    [out] = lines_of(run("sequential", "--unpaired", str(good), "--metric", "score"))
+    assert out["n"] == 4 and out["decision"] == "none"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("stream,a,b\ns,0.2,\n")
+    result = run("sequential", str(bad))
+    assert result.exit_code == 2 and "line 2" in result.stderr and "--unpaired" in result.stderr
+    result = run("sequential", str(good), "--metric", "pass", "--unpaired")
+    assert result.exit_code == 2 and "0 or 1" in result.stderr
 
 
 def test_through_the_promptopt_entry_point_errors_stay_one_line(tmp_path):
