@@ -33,7 +33,7 @@ def test_the_example_loads_with_its_default_assertions_merged():
     assert len(spec.test_cases) == 40
     first = spec.test_cases[0]
     assert [a.type for a in first.all_assertions()] == ["iequals", "length"]
-    assert spec.analysis.design == "sequential" and spec.analysis.min_effect == 0.1
+    assert spec.analysis.design == "sequential" and spec.analysis.min_effect == 0.0
     assert experiment_id_for(spec) == experiment_id_for(load_experiment(EXAMPLE))
 
 
