@@ -37,8 +37,7 @@ def analysis_table(analysis: AnalysisReady, *, caption: bool = True) -> Table:
         title_justify="left",
         caption=f"{analysis.decision}: {analysis.reason}" if caption else None,
     )
-    interval = {"fixed": "CI", "sequential": "CS", "group-sequential": "RCI"}.get(
-        analysis.design, "CS")
+    interval = "CI" if analysis.design == "fixed" else "CS"
     level = f"{analysis.cs_level:.4g}" if analysis.cs_level is not None else "?"
     for name in ("variation", "patterns", "n", f"mean {analysis.metric}", "95% CI",
                  "lift", f"lift {interval} ({level}, family {analysis.family_size})",

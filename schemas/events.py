@@ -145,8 +145,8 @@ class VariationResult(BaseModel):
     p_adjusted: float | None = None  # Holm/BH over the planned family
     p_always_valid: float | None = None
     # The interval the decision reads, at the family-adjusted level (AnalysisReady.cs_level):
-    # the anytime-valid confidence sequence (sequential), the repeated confidence interval
-    # (group-sequential) or the fixed-horizon CI (fixed); always inside [-1, 1].
+    # the anytime-valid confidence sequence (sequential) or the fixed-horizon CI (fixed);
+    # always inside [-1, 1].
     cs_low: float | None = None
     cs_high: float | None = None
     lift: float | None = None  # mean difference against the control

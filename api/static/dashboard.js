@@ -262,7 +262,7 @@ function renderDecision(a) {
 }
 
 // What the decision reads: each variation's interval at the family-adjusted level.
-const INTERVALS = { sequential: "confidence sequence", "group-sequential": "repeated CI", fixed: "CI" };
+const INTERVALS = { sequential: "confidence sequence", fixed: "CI" };
 function evidenceLine(a) {
   const family = a.family_size || 1;
   const level = isNum(a.cs_level) ? `${(100 * a.cs_level).toPrecision(4).replace(/\.?0+$/, "")}% ` : "";

@@ -2,8 +2,8 @@
 
 Each variation's evidence is an interval for its difference with the control at the level
 adjusted for the planned family (Bonferroni: alpha / planned variations), read by the
-design: the anytime-valid confidence sequence (sequential), the repeated confidence interval
-(group-sequential) or the fixed-horizon CI (fixed). The rules:
+design: the anytime-valid confidence sequence (sequential) or the fixed-horizon CI (fixed).
+The rules:
 
 - winner: some variation's interval lies above 0 (above min_effect when it is set); the
   largest lift among those wins. The direction is the interval's, never the point estimate's.
@@ -49,7 +49,7 @@ class Setting:
     family_size: int
     min_effect: float
     correction: str
-    interval_name: str  # "confidence sequence", "repeated CI", "CI"
+    interval_name: str  # "confidence sequence" or "CI"
     p_name: str  # "always-valid p", "p (paired-t)", ...
 
 
