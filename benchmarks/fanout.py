@@ -1,32 +1,33 @@
-"""Fan-out benchmark of the trials agent on the LLM simulator (local runtime).
+"""Fan-out benchmark: trials per second and CPU per trial of the LLM fan-out, against the
+ceiling C / L and against a bare HTTP call.
 
-Figure 1 (throughput): simulator latency L = 1 s, concurrency C = 200. Trials per second
-through the whole trials pipeline (fan-out -> trial-requested -> run_trial -> trial-completed,
-events encoded and decoded as on Kafka) against the ceiling C / L.
+    python -m benchmarks.fanout [--quick] [--profile] [--no-broker]
 
-Figure 2 (overhead): L = 100 ms. CPU time this process spends per trial through the pipeline
-against the CPU time of a bare `litellm.acompletion` call to the same simulator, both measured
-in this run at the same concurrency. The simulator runs in its own process, so its CPU is not
-counted on either side.
+An OpenAI-compatible stub with a fixed latency L (benchmarks/stub_llm.py) runs in its own
+process, so its CPU is not counted on the measured side (it is reported apart). With
+C = 200 calls in flight:
 
-    python -m benchmarks.fanout [--quick]
+- embedded: the trials and scorer agents on the local runtime (fan-out -> trial-requested
+  -> run_trial through agents/llm -> trial-completed -> scoring and statistics, every event
+  through the codec as on Kafka), at L = 100 ms and L = 1 s, >= 2,000 trials each.
+- bare: the same number of bare aiohttp POSTs to the same stub, JSON parsed, at L = 100 ms
+  and C = 200: the floor any client pays. cpu_ratio_to_bare_http = CPU per trial / CPU per
+  bare call, both measured in this run.
+- broker: two trials workers (`promptopt worker --role trials --processes 2`, C / 2 each)
+  on the real Kafka broker at settings.kafka_bootstrap, same rounds; their CPU is read from
+  /proc. The workers use a fresh consumer group that starts at the end of every topic.
+- --profile: cProfile of one embedded run at L = 100 ms, CPU per trial by layer.
 
-Ends with one line of JSON: trials_per_s, ceiling_per_s, ratio_to_ceiling,
-cpu_ratio_to_bare_litellm, and the figures behind them.
-
-    python -m benchmarks.fanout --broker [--quick]
-
-Figure 1 again, through two trials workers (Faust, only the trials agent, C / 2 concurrency
-each) on the real Kafka broker at settings.kafka_bootstrap: the benchmark publishes a round
-on variation-generated and times the trial-completed events coming back. The workers use a
-fresh consumer group whose offsets are first set to the end of every topic, so earlier
-history on the broker is not replayed.
+Ends with one line of JSON (keys in the issue: trials_per_s_100ms, trials_per_s_1s,
+ratio_to_ceiling, cpu_ms_per_trial, cpu_ms_per_bare_http_call, cpu_ratio_to_bare_http, and
+the same under "broker").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -37,58 +38,84 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections import Counter
-from contextlib import contextmanager
-from dataclasses import replace
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
 
 SEED = 1234
+CONCURRENCY = 200
+MODEL = "sim/bench"  # the lean OpenAI-protocol path, pointed at the stub by api_base
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def simulator_process(latency_ms: float):
-    """The simulator in a child process on a free loopback port; yields its base URL."""
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as cfg:
-        json.dump({"seed": SEED, "latency": {"distribution": "fixed", "mean_ms": latency_ms}}, cfg)
+        return probe.getsockname()[1]
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its living children (a worker pool)."""
+    total = process_cpu_s(pid)
+    with contextlib.suppress(FileNotFoundError):
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            for child in f.read().split():
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                    total += tree_cpu_s(int(child))
+    return total
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
+@dataclass
+class Stub:
+    base_url: str
+    pid: int
+
+    def cpu_s(self) -> float:
+        return process_cpu_s(self.pid)
+
+
+@contextlib.contextmanager
+def stub_process(latency_ms: float) -> Iterator[Stub]:
+    port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "promptopt.cli",
-            "sim-llm",
-            "--port",
-            str(port),
-            "--config",
-            cfg.name,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        [sys.executable, "-m", "benchmarks.stub_llm", "--port", str(port),
+         "--latency-ms", str(latency_ms)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the simulator did not start") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/v1"
+        wait_http(f"http://127.0.0.1:{port}/health", proc, "the stub")
+        yield Stub(f"http://127.0.0.1:{port}/v1", proc.pid)
     finally:
         proc.terminate()
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
-        Path(cfg.name).unlink(missing_ok=True)
 
 
-def round_event(experiment_id: str, n_trials: int):
-    """A round of 2 variations x n_trials/2 distinct test cases x 1 simulator model."""
+def round_event(experiment_id: str, n_trials: int, base_url: str) -> Any:
+    """2 variations x n_trials/2 test cases x 1 model; fixed design, so every trial runs.
+    Texts carry the experiment id: no round is answered from another's cache."""
     from schemas.events import VariationGenerated
     from schemas.experiment import ExperimentSpec, ModelSpec, TestCase, Variation
 
@@ -96,10 +123,12 @@ def round_event(experiment_id: str, n_trials: int):
     spec = ExperimentSpec(
         prompt=prompt,
         test_cases=tuple(
-            TestCase(id=f"tc{i}", vars={"text": f"review {i}: great value, slow delivery"})
+            TestCase(id=f"tc{i}", vars={"text": f"{experiment_id} review {i}: great value"},
+                     expected="positive")
             for i in range(n_trials // 2)
         ),
-        models=(ModelSpec(id="sim/medium", temperature=0),),
+        models=(ModelSpec(id=MODEL, api_base=base_url, temperature=0),),
+        analysis={"design": "fixed"},
     )
     variations = (
         Variation(variation_id="v0", name="control", prompt=prompt, is_control=True),
@@ -108,123 +137,134 @@ def round_event(experiment_id: str, n_trials: int):
     return VariationGenerated(experiment_id=experiment_id, variations=variations, spec=spec)
 
 
-async def run_pipeline(base_url: str, concurrency: int, n_trials: int, tag: str) -> dict:
-    """n_trials through the trials agent on the local runtime; wall and CPU seconds."""
+# --- embedded -----------------------------------------------------------------------------
+
+async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None) -> dict[str, Any]:
+    """n trials through the trials and scorer agents on the local runtime."""
     from agents.runtime.local import LocalRuntime
-    from agents.trials import AGENT
+    from agents.scorer import AGENT as SCORER
+    from agents.trials import AGENT as TRIALS
     from promptopt.settings import Settings
-    from topics.catalogue import TRIAL_COMPLETED, VARIATION_GENERATED
+    from topics.catalogue import ANALYSIS_READY, TRIAL_COMPLETED, VARIATION_GENERATED
 
-    settings = Settings(sim_base_url=base_url, llm_concurrency=concurrency, llm_timeout_s=60)
-    steps = tuple(
-        replace(s, concurrency=concurrency) if s.name == "trials.run_trial" else s
-        for s in AGENT.steps
-    )
-    agent = replace(AGENT, steps=steps)
+    settings = Settings(llm_concurrency=CONCURRENCY, llm_timeout_s=60)
+    trials = replace(TRIALS, steps=tuple(
+        replace(s, concurrency=CONCURRENCY) if s.name == "trials.run_trial" else s
+        for s in TRIALS.steps))
     outcomes: Counter[str] = Counter()
+    finals: list[Any] = []
 
-    def count(_topic, event) -> None:
-        outcomes[event.status] += 1
+    def count(topic: Any, event: Any) -> None:
+        if topic is TRIAL_COMPLETED:
+            outcomes[event.status] += 1
+        elif event.final:
+            finals.append(event)
 
-    async with LocalRuntime([agent], settings, observers=[(TRIAL_COMPLETED, count)]) as rt:
-        event = round_event(f"bench-{tag}", n_trials)
+    observers = [(TRIAL_COMPLETED, count), (ANALYSIS_READY, count)]
+    async with LocalRuntime([trials, SCORER], settings, observers=observers) as rt:
+        event = round_event(f"bench-{tag}-{uuid.uuid4().hex[:6]}", n, stub.base_url)
+        stub_cpu = stub.cpu_s()
+        if profiler is not None:
+            profiler.enable()
         wall, cpu = time.perf_counter(), time.process_time()
         await rt.publish(VARIATION_GENERATED, event)
-        await rt.run_until_idle(timeout=600)
+        await rt.run_until_idle(timeout=900)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"wall_s": wall, "cpu_s": cpu, "outcomes": dict(outcomes)}
+        if profiler is not None:
+            profiler.disable()
+        stub_cpu = stub.cpu_s() - stub_cpu
+    if outcomes["completed"] != n or len(finals) != 1:
+        raise RuntimeError(f"{tag}: outcomes {dict(outcomes)}, {len(finals)} final analyses")
+    return {"trials": n, "wall_s": wall, "cpu_s": cpu, "stub_cpu_s": stub_cpu,
+            "outcomes": dict(outcomes)}
 
 
-async def run_bare(base_url: str, concurrency: int, n_trials: int, tag: str) -> dict:
-    """The same calls as bare litellm.acompletion, the floor any pipeline pays."""
-    from agents.llm.litellm_config import load_litellm
+async def run_bare(stub: Stub, n: int) -> dict[str, Any]:
+    """n bare aiohttp POSTs, C in flight, JSON parsed: the floor any client pays."""
+    import aiohttp
 
-    litellm = load_litellm()
-    gate = asyncio.Semaphore(concurrency)
+    gate = asyncio.Semaphore(CONCURRENCY)
+    url = stub.base_url + "/chat/completions"
+    headers = {"Authorization": "Bearer sim-key"}
     prompt = "Classify the sentiment of this review, answer with one word: "
 
-    async def one(i: int) -> str:
-        async with gate:
-            response = await litellm.acompletion(
-                model="openai/medium",
-                api_base=base_url,
-                api_key="sim-key",
-                messages=[{"role": "user", "content": f"{prompt}{tag} review {i}: great value"}],
-                temperature=0,
-                max_tokens=256,
-                timeout=60,
-            )
-            return response.choices[0].message.content
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    answers = await asyncio.gather(*(one(i) for i in range(n_trials)))
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"wall_s": wall, "cpu_s": cpu, "outcomes": {"completed": len(answers)}}
+        async def one(i: int) -> str:
+            body = {"model": "bench", "temperature": 0, "max_tokens": 256,
+                    "messages": [{"role": "user", "content": f"{prompt}review {i}"}]}
+            async with gate, session.post(url, json=body, headers=headers) as response:
+                data = await response.json()
+                return data["choices"][0]["message"]["content"]
+
+        await asyncio.gather(*(one(i) for i in range(CONCURRENCY)))  # open the connections
+        wall, cpu = time.perf_counter(), time.process_time()
+        answers = await asyncio.gather(*(one(i) for i in range(n)))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    assert len(answers) == n
+    return {"calls": n, "wall_s": wall, "cpu_s": cpu}
 
 
-async def throughput(quick: bool) -> dict:
-    latency_s, concurrency = 1.0, 200
-    n = 1000 if quick else 3000
-    with simulator_process(latency_s * 1000) as base_url:
-        await run_pipeline(base_url, concurrency, 2 * concurrency, "warm")  # imports, clients
-        run = await run_pipeline(base_url, concurrency, n, "throughput")
-    ceiling = concurrency / latency_s
-    rate = n / run["wall_s"]
-    return {
-        "trials": n,
-        "latency_ms": latency_s * 1000,
-        "concurrency": concurrency,
-        "trials_per_s": round(rate, 1),
-        "ceiling_per_s": ceiling,
-        "ratio_to_ceiling": round(rate / ceiling, 3),
-        # Why a run falls short: one process can do at most 1 / (CPU per trial) trials a
-        # second, and this machine's cores are shared.
-        "cpu_ms_per_trial": round(run["cpu_s"] / n * 1000, 3),
-        "cpu_bound_ceiling_per_s": round(n / run["cpu_s"], 1),
-        "cpu_share_of_wall": round(run["cpu_s"] / run["wall_s"], 3),
-        "outcomes": run["outcomes"],
-    }
+async def embedded(stub_100: Stub, stub_1s: Stub, n: int, rounds: int) -> dict[str, Any]:
+    await run_embedded(stub_100, 2 * CONCURRENCY, "warm")  # imports, connections
+    fast: list[dict[str, Any]] = []
+    bare: list[dict[str, Any]] = []
+    for r in range(rounds):  # alternate, so drift on a shared machine hits both sides
+        bare.append(await run_bare(stub_100, n))
+        fast.append(await run_embedded(stub_100, n, f"100ms-r{r}"))
+    slow = await run_embedded(stub_1s, n, "1s")
+    return {"fast": fast, "bare": bare, "slow": slow}
 
 
-async def overhead(quick: bool) -> dict:
-    latency_ms, concurrency = 100.0, 50
-    n = 600 if quick else 2000
-    rounds = 2 if quick else 3
-    pipeline_cpu = bare_cpu = 0.0
-    with simulator_process(latency_ms) as base_url:
-        # The pipeline first: it registers the simulator's prices in litellm's cost map, which
-        # the bare calls then also profit from (same model name), so both sides price alike.
-        await run_pipeline(base_url, concurrency, concurrency, "warm")
-        await run_bare(base_url, concurrency, concurrency, "warm")
-        for r in range(rounds):  # alternate, so drift on a shared machine hits both sides
-            bare = await run_bare(base_url, concurrency, n, f"r{r}")
-            pipe = await run_pipeline(base_url, concurrency, n, f"r{r}")
-            bare_cpu += bare["cpu_s"]
-            pipeline_cpu += pipe["cpu_s"]
-    per_pipeline = pipeline_cpu / (n * rounds) * 1000
-    per_bare = bare_cpu / (n * rounds) * 1000
-    return {
-        "trials": n * rounds,
-        "latency_ms": latency_ms,
-        "concurrency": concurrency,
-        "cpu_ms_per_trial": round(per_pipeline, 3),
-        "cpu_ms_per_bare_litellm_call": round(per_bare, 3),
-        "cpu_ratio_to_bare_litellm": round(per_pipeline / per_bare, 3),
-    }
+# --- layers (cProfile) --------------------------------------------------------------------
+
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # (layer, substrings of a profiled function's file or name), first match wins
+    ("llm client: limits, retries, cache", ("agents/llm/client", "agents/llm/limits",
+                                            "agents/llm/cache", "agents/llm/retry",
+                                            "tenacity", "aiolimiter", "hashlib", "sha256")),
+    ("llm client: pricing, routes, keys", ("agents/llm/pricing", "agents/llm/providers")),
+    ("JSON (request and answer)", ("orjson", "agents/llm/openai_http", "json/decoder",
+                                   "json/encoder", "json/__init__")),
+    ("HTTP (aiohttp)", ("aiohttp", "multidict", "yarl", "propcache")),
+    ("event loop and sockets", ("asyncio", "selectors", "socket", "_overlapped", "epoll",
+                                "select")),
+    ("runtime dispatch and codec", ("agents/runtime", "topics/", "pydantic", "validate_json",
+                                    "to_json", "validate_python", "model_dump", "zlib",
+                                    "prometheus_client", "dataclasses", "copy.py")),
+    ("trials handler", ("agents/trials",)),
+    ("scoring and statistics", ("agents/scorer", "numpy", "scipy", "statsmodels", "math")),
+)
 
 
-def trials_worker() -> None:
-    """A Faust worker running only the trials agent (configured by PROMPTOPT_* variables)."""
-    from faust.worker import Worker
+def layer_of(func: tuple[str, int, str]) -> str:
+    where = f"{func[0]}:{func[2]}"
+    for name, needles in LAYERS:
+        if any(needle in where for needle in needles):
+            return name
+    return "other"
 
-    from agents.runtime.faust_app import build_app
-    from agents.trials import AGENT
-    from promptopt.settings import get_settings
 
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    app = build_app([AGENT], get_settings())
-    Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+def layers(stats: Any, cpu_ms_per_trial: float) -> dict[str, float]:
+    """Each layer's share of the profiled own time, scaled to the unprofiled CPU per trial
+    (cProfile slows Python code more than C code: shares, not absolute times)."""
+    own: Counter[str] = Counter()
+    for func, (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():
+        own[layer_of(func)] += tottime
+    total = sum(own.values()) or 1.0
+    return {k: round(v / total * cpu_ms_per_trial, 3) for k, v in own.most_common()}
 
+
+async def profile_layers(stub: Stub, n: int, cpu_ms_per_trial: float) -> dict[str, float]:
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    await run_embedded(stub, n, "profile", profiler)
+    return layers(pstats.Stats(profiler), cpu_ms_per_trial)
+
+
+# --- broker -------------------------------------------------------------------------------
 
 async def start_group_at_end(bootstrap: str, group: str) -> None:
     """Commit `group`'s offsets at the end of every topic, so its workers skip history."""
@@ -235,14 +275,12 @@ async def start_group_at_end(bootstrap: str, group: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:  # a producer fetches a topic's partitions on request; a consumer only when assigned
-        parts = [
-            TopicPartition(t.name, p) for t in TOPICS for p in await producer.partitions_for(t.name)
-        ]
+        parts = [TopicPartition(t.name, p)
+                 for t in TOPICS for p in await producer.partitions_for(t.name)]
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(parts)
@@ -250,110 +288,6 @@ async def start_group_at_end(bootstrap: str, group: str) -> None:
         await consumer.commit({tp: await consumer.position(tp) for tp in parts})
     finally:
         await consumer.stop()
-
-
-async def broker_throughput(quick: bool) -> dict:
-    import uuid
-
-    from aiokafka import AIOKafkaConsumer
-
-    from promptopt.settings import get_settings
-    from topics.admin import create_topics
-    from topics.catalogue import TRIAL_COMPLETED, VARIATION_GENERATED
-    from topics.client import PromptOptClient
-    from topics.codec import decode
-
-    latency_s, concurrency, workers = 1.0, 200, 2
-    n = 600 if quick else 2000
-    bootstrap = get_settings().kafka_bootstrap
-    await create_topics(bootstrap)
-    group = f"promptopt-bench-{uuid.uuid4().hex[:8]}"
-    await start_group_at_end(bootstrap, group)
-    with simulator_process(latency_s * 1000) as base_url, tempfile.TemporaryDirectory() as tmp:
-        procs, web_ports = [], []
-        for i in range(workers):
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                web_port = probe.getsockname()[1]
-            env = {
-                **os.environ,
-                "PROMPTOPT_FAUST_APP_ID": group,
-                "PROMPTOPT_FAUST_WEB_PORT": str(web_port),
-                "PROMPTOPT_FAUST_DATA_DIR": f"{tmp}/w{i}",
-                "PROMPTOPT_SIM_BASE_URL": base_url,
-                "PROMPTOPT_LLM_CONCURRENCY": str(concurrency // workers),
-                "PROMPTOPT_LLM_TIMEOUT_S": "60",
-            }
-            web_ports.append(web_port)
-            log = open(f"{tmp}/w{i}.log", "wb")  # noqa: SIM115 - closed with the folder
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "benchmarks.fanout", "--trials-worker"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        # experiment -> trial id -> when its first trial-completed arrived; redeliveries
-        # (a rebalance replays uncommitted trial-requested) are counted apart.
-        done: dict[str, dict[str, float]] = {}
-        duplicates = Counter()
-        consumer = AIOKafkaConsumer(TRIAL_COMPLETED.name, bootstrap_servers=bootstrap)
-        await consumer.start()
-        try:
-            await consumer.seek_to_end()
-
-            async def run_round(tag: str, trials: int, timeout: float) -> tuple[float, float]:
-                event = round_event(f"{group}-{tag}", trials)
-                times = done.setdefault(event.experiment_id, {})
-                async with PromptOptClient(bootstrap) as client:
-                    started = time.perf_counter()
-                    await client.publish(VARIATION_GENERATED, event)
-                deadline = started + timeout
-                while len(times) < trials and time.perf_counter() < deadline:
-                    batch = await consumer.getmany(timeout_ms=500)
-                    for records in batch.values():
-                        for record in records:
-                            completed = decode(TRIAL_COMPLETED, record.value)
-                            trial = completed.trial
-                            seen = done.setdefault(trial.experiment_id, {})
-                            if trial.trial_id in seen:
-                                duplicates[trial.experiment_id] += 1
-                            else:
-                                seen[trial.trial_id] = time.perf_counter()
-                if len(times) < trials:
-                    raise RuntimeError(f"{tag}: {len(times)} of {trials} trials after {timeout}s")
-                return started, max(times.values())
-
-            # Warm-up: the workers join the group, open services, warm litellm.
-            await run_round("warm", 2 * concurrency, timeout=180)
-            started, last = await run_round("measured", n, timeout=600)
-            await run_round("drain", 2, timeout=60)  # late redeliveries of the measured round
-            per_worker = [trials_handled(port) for port in web_ports]
-        finally:
-            await consumer.stop()
-            for proc in procs:
-                os.killpg(proc.pid, signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:  # Faust can hang at "Fetcher: Stopping..."
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(10)
-    ceiling = concurrency / latency_s
-    rate = n / (last - started)
-    return {
-        "trials": n,
-        "workers": workers,
-        "latency_ms": latency_s * 1000,
-        "concurrency": concurrency,
-        "trials_per_s": round(rate, 1),
-        "ceiling_per_s": ceiling,
-        "ratio_to_ceiling": round(rate / ceiling, 3),
-        "trials_per_worker": per_worker,  # both rounds; shows the calls spread over workers
-        "duplicate_completions": sum(duplicates.values()),
-    }
 
 
 def trials_handled(web_port: int) -> int:
@@ -366,52 +300,147 @@ def trials_handled(web_port: int) -> int:
     return int(total)
 
 
+async def broker(stub_100: Stub, stub_1s: Stub, n: int, workers: int = 2) -> dict[str, Any]:
+    from aiokafka import AIOKafkaConsumer
+
+    from promptopt.settings import get_settings
+    from topics.admin import create_topics
+    from topics.catalogue import TRIAL_COMPLETED, VARIATION_GENERATED
+    from topics.client import PromptOptClient
+    from topics.codec import decode
+
+    bootstrap = get_settings().kafka_bootstrap
+    await create_topics(bootstrap)
+    group = f"promptopt-bench-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(bootstrap, group)
+    base_port = free_port()
+    while any(_port_taken(base_port + i) for i in range(workers)):
+        base_port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "PROMPTOPT_FAUST_DATA_DIR": tmp,
+               "PROMPTOPT_LLM_CONCURRENCY": str(CONCURRENCY // workers),
+               "PROMPTOPT_LLM_TIMEOUT_S": "60"}
+        log = open(f"{tmp}/workers.log", "wb")  # noqa: SIM115 - closed with the folder
+        pool = subprocess.Popen(
+            [sys.executable, "-m", "promptopt.cli", "worker", "--role", "trials",
+             "--processes", str(workers), "--no-sinks", "--app-id", group,
+             "--web-port", str(base_port), "--loglevel", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        done: dict[str, dict[str, float]] = {}  # experiment -> trial id -> first arrival
+        duplicates: Counter[str] = Counter()
+        consumer = AIOKafkaConsumer(TRIAL_COMPLETED.name, bootstrap_servers=bootstrap)
+        await consumer.start()
+        try:
+            await consumer.seek_to_end()
+
+            async def run_round(stub: Stub, tag: str, trials: int,
+                                timeout: float) -> dict[str, Any]:
+                event = round_event(f"{group}-{tag}", trials, stub.base_url)
+                times = done.setdefault(event.experiment_id, {})
+                cpu0, stub0 = tree_cpu_s(pool.pid), stub.cpu_s()
+                async with PromptOptClient(bootstrap) as client:
+                    started = time.perf_counter()
+                    await client.publish(VARIATION_GENERATED, event)
+                deadline = started + timeout
+                while len(times) < trials and time.perf_counter() < deadline:
+                    if pool.poll() is not None:
+                        raise RuntimeError(f"the worker pool exited: see {tmp}/workers.log")
+                    batch = await consumer.getmany(timeout_ms=200)
+                    for records in batch.values():
+                        for record in records:
+                            completed = decode(TRIAL_COMPLETED, record.value).trial
+                            seen = done.setdefault(completed.experiment_id, {})
+                            if completed.trial_id in seen:
+                                duplicates[completed.experiment_id] += 1
+                            else:
+                                seen[completed.trial_id] = time.perf_counter()
+                if len(times) < trials:
+                    raise RuntimeError(f"{tag}: {len(times)} of {trials} trials in {timeout} s")
+                wall = max(times.values()) - started
+                return {"trials": trials, "wall_s": wall,
+                        "cpu_s": tree_cpu_s(pool.pid) - cpu0,
+                        "stub_cpu_s": stub.cpu_s() - stub0}
+
+            # Warm-up: the workers join the group, open their clients and connections.
+            await run_round(stub_100, "warm", 2 * CONCURRENCY, timeout=240)
+            fast = await run_round(stub_100, "100ms", n, timeout=600)
+            slow = await run_round(stub_1s, "1s", n, timeout=600)
+            await run_round(stub_100, "drain", 2, timeout=60)  # late redeliveries
+            per_worker = [trials_handled(base_port + i) for i in range(workers)]
+        finally:
+            await consumer.stop()
+            os.killpg(pool.pid, signal.SIGTERM)
+            try:
+                pool.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(pool.pid, signal.SIGKILL)
+                pool.wait(10)
+    return {"fast": fast, "slow": slow, "workers": workers, "trials_per_worker": per_worker,
+            "duplicate_completions": sum(duplicates.values())}
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- figures ------------------------------------------------------------------------------
+
+def figures(fast: list[dict[str, Any]], slow: dict[str, Any], bare_ms: float) -> dict[str, Any]:
+    fast_trials = sum(r["trials"] for r in fast)
+    cpu_ms = sum(r["cpu_s"] for r in fast) / fast_trials * 1000
+    rate_fast = fast_trials / sum(r["wall_s"] for r in fast)
+    rate_slow = slow["trials"] / slow["wall_s"]
+    ceiling_1s = CONCURRENCY / 1.0
+    return {
+        "trials_per_s_100ms": round(rate_fast, 1),
+        "trials_per_s_1s": round(rate_slow, 1),
+        "ceiling_per_s_100ms": CONCURRENCY / 0.1,
+        "ceiling_per_s_1s": ceiling_1s,
+        "ratio_to_ceiling": round(rate_slow / ceiling_1s, 3),
+        "cpu_ms_per_trial": round(cpu_ms, 3),
+        "cpu_ms_per_trial_1s": round(slow["cpu_s"] / slow["trials"] * 1000, 3),
+        "cpu_ms_per_bare_http_call": round(bare_ms, 3),
+        "cpu_ratio_to_bare_http": round(cpu_ms / bare_ms, 3),
+        # Why a run at 100 ms falls short of C / L: the CPU a trial needs (this side and
+        # the stub's) against the cores of the machine.
+        "stub_cpu_ms_per_call": round(sum(r["stub_cpu_s"] for r in fast) / fast_trials * 1000,
+                                      3),
+        "trials": fast_trials + slow["trials"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short run")
-    parser.add_argument("--broker", action="store_true", help="two trials workers on Kafka")
-    parser.add_argument("--trials-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="one round of 2,000 trials each")
+    parser.add_argument("--profile", action="store_true", help="CPU per trial by layer")
+    parser.add_argument("--no-broker", action="store_true", help="skip the Kafka runs")
     args = parser.parse_args()
-    if args.trials_worker:
-        trials_worker()
-        return
     logging.disable(logging.WARNING)
-    os.environ.setdefault("PROMPTOPT_LLM_MAX_RETRIES", "3")
-    if args.broker:
-        figures = asyncio.run(broker_throughput(args.quick))
-        print(f"broker: {figures}", file=sys.stderr)
-        print(
-            json.dumps(
-                {
-                    "benchmark": "fanout",
-                    "mode": "broker",
-                    "quick": args.quick,
-                    "seed": SEED,
-                    **{k: v for k, v in figures.items()},
-                }
-            )
-        )
-        return
-
-    first = asyncio.run(throughput(args.quick))
-    print(f"throughput: {first}", file=sys.stderr)
-    second = asyncio.run(overhead(args.quick))
-    print(f"overhead:   {second}", file=sys.stderr)
-    print(
-        json.dumps(
-            {
-                "benchmark": "fanout",
-                "quick": args.quick,
-                "seed": SEED,
-                "trials_per_s": first["trials_per_s"],
-                "ceiling_per_s": first["ceiling_per_s"],
-                "ratio_to_ceiling": first["ratio_to_ceiling"],
-                "cpu_ratio_to_bare_litellm": second["cpu_ratio_to_bare_litellm"],
-                "throughput": first,
-                "overhead": second,
-            }
-        )
-    )
+    n, rounds = (2000, 1) if args.quick else (3000, 2)
+    started = time.perf_counter()
+    out: dict[str, Any] = {"benchmark": "fanout", "quick": args.quick, "seed": SEED,
+                           "concurrency": CONCURRENCY}
+    with stub_process(100) as stub_100, stub_process(1000) as stub_1s:
+        runs = asyncio.run(embedded(stub_100, stub_1s, n, rounds))
+        bare_ms = (sum(r["cpu_s"] for r in runs["bare"])
+                   / sum(r["calls"] for r in runs["bare"]) * 1000)
+        out.update(figures(runs["fast"], runs["slow"], bare_ms))
+        out["bare_http_calls_per_s"] = round(
+            sum(r["calls"] for r in runs["bare"]) / sum(r["wall_s"] for r in runs["bare"]), 1)
+        print(f"embedded: {json.dumps(out)}", file=sys.stderr)
+        if args.profile:
+            out["layers_ms_per_trial"] = asyncio.run(
+                profile_layers(stub_100, n, out["cpu_ms_per_trial"]))
+            print(f"layers: {out['layers_ms_per_trial']}", file=sys.stderr)
+        if not args.no_broker:
+            b = asyncio.run(broker(stub_100, stub_1s, n))
+            out["broker"] = {**figures([b["fast"]], b["slow"], bare_ms),
+                             "workers": b["workers"], "trials_per_worker": b["trials_per_worker"],
+                             "duplicate_completions": b["duplicate_completions"]}
+            print(f"broker: {json.dumps(out['broker'])}", file=sys.stderr)
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

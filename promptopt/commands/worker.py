@@ -11,35 +11,75 @@ from promptopt.settings import get_settings
 
 app = typer.Typer(add_completion=False)
 
+ROLES = ("optimizer", "trials", "scorer", "patterns", "sinks")
+
 
 @app.command()
 def worker(
-    web_port: int = typer.Option(0, help="Faust web + /metrics port (default from settings)"),
+    web_port: int = typer.Option(0, help="Faust web + /metrics port (default from settings); "
+                                 "with --processes N, the first of N consecutive ports"),
     app_id: str = typer.Option("", help="consumer group / app id (default from settings)"),
+    role: list[str] = typer.Option(
+        [], "--role", help=f"run only these agents (repeatable or comma-separated: "
+        f"{', '.join(ROLES)}); default: all of them"),
+    processes: int = typer.Option(1, min=1, max=256,
+                                  help="worker processes on this host, one core each"),
     sinks: bool = typer.Option(True, help="write to PostgreSQL and MongoDB"),
+    setup: bool = typer.Option(True, hidden=True,
+                               help="create topics and migrate first (off in pool children)"),
     loglevel: str = typer.Option("info"),
 ) -> None:
-    """Run every agent (and the sinks) as one Faust worker; start more to scale out."""
-    from faust.worker import Worker
-
-    from agents.runtime.assembly import all_agents
-    from agents.runtime.faust_app import build_app
-    from agents.sinks.migrate import migrate
-    from agents.sinks.mongo import MongoSink
-    from agents.sinks.postgres import PostgresSink
-    from topics.admin import create_topics
-
+    """Run the agents (and the sinks) as Faust workers; start more, or use --processes,
+    to scale out. `--role trials --processes 4` runs four LLM-call workers."""
+    roles = [r.strip() for value in role for r in value.split(",") if r.strip()]
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise typer.BadParameter(f"unknown role(s) {unknown}; known: {', '.join(ROLES)}",
+                                 param_hint="--role")
     settings = get_settings()
     updates = {k: v for k, v in (("faust_web_port", web_port), ("faust_app_id", app_id)) if v}
     settings = settings.model_copy(update=updates)
     logging.basicConfig(level=loglevel.upper())
+    with_sinks = sinks and (not roles or "sinks" in roles)
+
+    if setup:
+        _setup(settings, with_sinks)
+    if processes > 1:
+        from promptopt.worker_pool import run_pool
+
+        args = [f"--role={r}" for r in roles] + ["--app-id", settings.faust_app_id,
+                                                 "--loglevel", loglevel]
+        if not sinks:
+            args.append("--no-sinks")
+        raise typer.Exit(run_pool(processes, args, settings.faust_web_port,
+                                  settings.faust_data_dir))
+    _run_one(settings, roles, with_sinks, loglevel)
+
+
+def _setup(settings, with_sinks: bool) -> None:
+    from topics.admin import create_topics
 
     asyncio.run(create_topics(settings.kafka_bootstrap))
-    sink_list = []
-    if sinks:
+    if with_sinks:
+        from agents.sinks.migrate import migrate
+
         asyncio.run(migrate(settings.postgres_dsn))
+
+
+def _run_one(settings, roles: list[str], with_sinks: bool, loglevel: str) -> None:
+    from faust.worker import Worker
+
+    from agents.runtime.assembly import all_agents
+    from agents.runtime.faust_app import build_app
+
+    agents = [a for a in all_agents() if not roles or a.name in roles]
+    sink_list = []
+    if with_sinks:
+        from agents.sinks.mongo import MongoSink
+        from agents.sinks.postgres import PostgresSink
+
         sink_list = [PostgresSink(settings.postgres_dsn),
                      MongoSink(settings.mongo_uri, settings.mongo_db)]
     asyncio.set_event_loop(asyncio.new_event_loop())
-    faust_app = build_app(all_agents(), settings, sinks=sink_list)
+    faust_app = build_app(agents, settings, sinks=sink_list)
     Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()

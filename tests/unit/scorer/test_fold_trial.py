@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from agents.scorer.handler import ScorerServices, fold_trial
@@ -105,3 +106,13 @@ async def test_a_sequential_winner_stops_only_its_own_round():
     final = analyses(emits)[-1]
     assert final.final and final.decision == "winner" and final.trials_done < 200
     assert stop.command == "stop" and stop.round == 1
+
+
+def test_snapshots_thin_out_as_a_round_grows():
+    """Every 10 trials up to 400, then never more than 5 % apart: O(log n) analyses."""
+    from agents.scorer.handler import snapshot_due
+
+    due = [d for d in range(1, 10_001) if snapshot_due(d, 10)]
+    assert due[:40] == list(range(10, 401, 10))
+    assert all(b - a <= max(10, b // 20) for a, b in itertools.pairwise(due))
+    assert len(due) < 150  # instead of 1,000
