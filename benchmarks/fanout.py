@@ -66,11 +66,10 @@ def process_cpu_s(pid: int) -> float:
 def tree_cpu_s(pid: int) -> float:
     """CPU seconds of a process and its living children (a worker pool)."""
     total = process_cpu_s(pid)
-    with contextlib.suppress(FileNotFoundError):
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            for child in f.read().split():
-                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                    total += tree_cpu_s(int(child))
+    with contextlib.suppress(FileNotFoundError), open(f"/proc/{pid}/task/{pid}/children") as f:
+        for child in f.read().split():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                total += tree_cpu_s(int(child))
     return total
 
 

@@ -56,6 +56,8 @@ def run_pool(processes: int, args: Sequence[str], base_web_port: int, data_dir: 
               {**os.environ, "PROMPTOPT_FAUST_DATA_DIR": os.path.join(data_dir, f"w{i}")})
         for i in range(processes)
     ]
+    for child in children:  # Faust makes its data dir but not the parents
+        os.makedirs(child.env["PROMPTOPT_FAUST_DATA_DIR"], exist_ok=True)
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
