@@ -15,6 +15,10 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # /metrics also on its own port (no credentials; keep that port inside the cluster, as
+    # infra/k8s and docker-compose do), so Prometheus needs no API key. 0: only the
+    # credentialed /metrics on the main port.
+    metrics_port: int = 0
     # /health, /ready and /metrics without credentials. The dashboard page itself is always
     # public (it holds no data, only the code that asks for it); the SSE streams never are:
     # they show a team's work, so they need to know whose.

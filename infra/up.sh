@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVERS=(postgres kafka mongo redis)
-TOOLS=(chromium)  # installed only: the browser of tests/e2e/
+TOOLS=(chromium actionlint)  # installed only: the e2e browser, the CI workflow linter
 t0=$SECONDS
 
 # Installs one after the other (two mvn runs must not share ~/.m2 at once).

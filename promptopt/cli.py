@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("schemas", "Export the JSON Schema of every event."),
     "sim-llm": ("sim_llm", "Serve the OpenAI-compatible LLM simulator."),
     "api": ("api", "Serve the REST API, SSE stream and dashboard."),
+    "probe": ("probe", "GET a health URL; exit 0 on 2xx (container healthchecks)."),
 }
 
 

@@ -19,9 +19,16 @@ class Settings(BaseSettings):
 
     # Faust: short session timeouts so a worker joins its group in seconds, not ~30 s.
     faust_app_id: str = "promptopt"
+    # Names the changelogs of state shared across agents (global tables); empty: the app id.
+    # Role workers (`promptopt worker --role ...`, infra/k8s) each have their own app id
+    # (consumer group) and this one in common.
+    faust_shared_id: str = ""
     faust_session_timeout_s: float = 6.0
     faust_heartbeat_interval_s: float = 1.0
     faust_web_port: int = 6066
+    # Address the worker's web server (/metrics) binds: loopback by default; 0.0.0.0 in a
+    # container, so Prometheus can scrape it from outside (docker-compose, infra/k8s).
+    faust_web_host: str = "127.0.0.1"
     faust_partitions: int = 4
     faust_data_dir: str = ".infra/faust-data"
 

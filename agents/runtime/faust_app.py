@@ -34,6 +34,20 @@ SINK_BATCH = 200
 SINK_WITHIN_S = 0.5
 
 
+class SharedGlobalTable(faust.GlobalTable):
+    """A global table whose changelog is named by the deployment (settings.faust_shared_id),
+    not by this worker's app id. Workers of different roles (`promptopt worker --role`)
+    must be different Faust apps, i.e. consumer groups: Faust's assignor hands every member
+    of a group the standby partitions of every table, and a member without that table fails.
+    Shared state (the pattern statistics the patterns agent writes and the optimizer reads)
+    still has to be one changelog for all of them."""
+
+    shared_id = ""
+
+    def _changelog_topic_name(self) -> str:
+        return f"{self.shared_id}-{self.name}-changelog"
+
+
 def build_app(
     agents: Sequence[Agent],
     settings: Settings,
@@ -57,9 +71,11 @@ def build_app(
         stream_recovery_delay=0.5,
         consumer_auto_offset_reset="earliest",
         web_port=settings.faust_web_port,
-        web_host="127.0.0.1",
-        web_bind="127.0.0.1",
+        web_host=settings.faust_web_host,
+        web_bind=settings.faust_web_host,
         producer_acks=-1,
+        GlobalTable=type("SharedGlobalTable", (SharedGlobalTable,),
+                         {"shared_id": settings.faust_shared_id or settings.faust_app_id}),
     )
     kafka_topics = {
         t.name: app.topic(t.name, key_type=bytes, value_type=bytes, partitions=t.partitions,

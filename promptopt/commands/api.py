@@ -54,6 +54,12 @@ def serve(
     logging.basicConfig(level=log_level.upper())
     if settings.migrate_on_start:
         asyncio.run(_prepare(core.postgres_dsn, core.kafka_bootstrap))
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, addr=settings.host)
+        print(f"Prometheus metrics on http://{settings.host}:{settings.metrics_port}/metrics",
+              file=sys.stderr)
     print(f"promptopt API on http://{settings.host}:{settings.port}/ "
           f"(public read: {'on' if settings.public_read else 'off'})", file=sys.stderr)
     uvicorn.run(create_app(settings, core=core), host=settings.host, port=settings.port,

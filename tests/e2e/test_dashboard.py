@@ -1,11 +1,13 @@
 """The dashboard in a real browser while an experiment runs on the real stack: `promptopt api`,
-a `promptopt worker` on Kafka, PostgreSQL and MongoDB, the LLM simulator answering slowly
-enough that the run lasts a few seconds. The page must fill in from the SSE stream as the
-scorer's snapshots arrive, then show the final decision; screenshots of both states are
-left in .artifacts/ (dashboard-live.png, dashboard-final.png)."""
+workers on Kafka, PostgreSQL and MongoDB deployed as infra/k8s deploys them (one worker per
+agent role, each its own consumer group), the LLM simulator answering slowly enough that
+the run lasts a few seconds. The page must fill in from the SSE stream as the scorer's
+snapshots arrive, then show the final decision; screenshots of both states are left in
+.artifacts/ (dashboard-live.png, dashboard-final.png)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -17,7 +19,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.conftest import ROOT, Process, free_port, start_simulator, wait_for_port
+from promptopt.commands.worker import ROLES
+from tests.integration.conftest import (
+    ROOT,
+    Process,
+    commit_offsets,
+    end_offsets,
+    free_port,
+    start_simulator,
+    wait_for_port,
+)
 
 REVIEWS = [("I love it, works great", "positive"), ("Awful, broke on day one", "negative"),
            ("Excellent quality and fast delivery", "positive"),
@@ -57,6 +68,26 @@ def slow_llm(tmp_path) -> Iterator[str]:
         proc.stop()
 
 
+# One worker per `promptopt worker --role`, as infra/k8s/workers.yaml deploys them, with
+# what each needs to make this run watchable.
+ROLE_ENV = {"trials": {"PROMPTOPT_LLM_CONCURRENCY": "2"},
+            "scorer": {"PROMPTOPT_SNAPSHOT_EVERY": "6"}}
+
+
+async def start_role_workers(start_worker, bootstrap: str) -> None:
+    """One worker per role, each its own group, starting at the topics' end. One after the
+    other: several Faust workers creating their changelog topics at once were seen (1 run in
+    4) to leave one with a table whose changelog its consumer's metadata did not list yet
+    (PartitionsMismatch on every event until the next metadata refresh)."""
+    deployment = f"promptopt-e2e-{uuid.uuid4().hex[:8]}"
+    ends = await end_offsets(bootstrap)
+    for role in ROLES:
+        await commit_offsets(bootstrap, f"{deployment}-{role}", ends)
+        await asyncio.to_thread(
+            start_worker, f"{deployment}-{role}", args=("--role", role),
+            env_extra={"PROMPTOPT_FAUST_SHARED_ID": deployment, **ROLE_ENV.get(role, {})})
+
+
 def ab_test(n_tests: int, api_base: str) -> dict:
     """An A/B test of two prompts of our own (test/create: no optimizer in the way)."""
     return {
@@ -76,8 +107,8 @@ def ab_test(n_tests: int, api_base: str) -> dict:
 
 
 async def test_dashboard_follows_a_running_experiment_live_to_its_decision(
-        page, screenshot, start_worker, api_url, api_key, slow_llm):
-    start_worker(env_extra={"PROMPTOPT_LLM_CONCURRENCY": "2", "PROMPTOPT_SNAPSHOT_EVERY": "6"})
+        page, screenshot, start_worker, topics_ready, api_url, api_key, slow_llm):
+    await start_role_workers(start_worker, topics_ready.kafka_bootstrap)
     async with httpx.AsyncClient(base_url=api_url, timeout=30,
                                  headers={"Authorization": f"Bearer {api_key}"}) as http:
         accepted = await http.post("/api/v1/test/create", json=ab_test(20, slow_llm))

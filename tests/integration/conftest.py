@@ -8,6 +8,7 @@ with the command that starts the servers.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import socket
@@ -119,6 +120,10 @@ class Process:
         self.proc = subprocess.Popen(args, env=env, stdout=self._file, stderr=subprocess.STDOUT,
                                      cwd=ROOT, start_new_session=True)
 
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
     def stop(self, timeout: float = 10) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -208,26 +213,32 @@ def start_worker(migrated, session_group, simulator, tmp_path):
     app_id for a worker that must read everything from the start.
     """
     started: list[Process] = []
+    numbers = itertools.count()  # next() is atomic: workers may be started from threads
 
     def start(app_id: str | None = None, *, sim_url: str | None = None,
-              env_extra: dict[str, str] | None = None) -> tuple[Process, int]:
+              env_extra: dict[str, str] | None = None,
+              args: tuple[str, ...] = ()) -> tuple[Process, int]:
+        """`args`: extra `promptopt worker` options (`--role trials`)."""
         app_id = app_id or SESSION_APP_ID
+        n = next(numbers)
         port = free_port()
         env = {
             **os.environ,
             "PROMPTOPT_SIM_BASE_URL": sim_url or simulator,
             "PROMPTOPT_FAUST_APP_ID": app_id,
             "PROMPTOPT_FAUST_WEB_PORT": str(port),
-            "PROMPTOPT_FAUST_DATA_DIR": str(tmp_path / f"faust-{app_id}-{len(started)}"),
+            "PROMPTOPT_FAUST_DATA_DIR": str(tmp_path / f"faust-{app_id}-{n}"),
             "PROMPTOPT_SNAPSHOT_EVERY": "10",
             **(env_extra or {}),
         }
-        proc = Process([sys.executable, "-m", "promptopt.cli", "worker"], env,
-                       tmp_path / f"worker-{len(started)}.log")
+        proc = Process([sys.executable, "-m", "promptopt.cli", "worker", *args], env,
+                       tmp_path / f"worker-{n}.log")
         started.append(proc)
         wait_for_port(port, proc, timeout=60)
         return proc, port
 
     yield start
+    for proc in started:  # all at once: each Faust worker takes seconds to stop
+        proc.signal(signal.SIGTERM)
     for proc in started:
         proc.stop()
