@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 # command name -> module under promptopt.commands exposing `app` (a typer.Typer)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Optimize an experiment file locally (embedded runtime, no servers)."),
+    "eval": ("eval", "Evaluate a promptfoo config's prompts with A/B statistics (locally)."),
     "worker": ("worker", "Run the agents as Faust workers on Apache Kafka."),
     "submit": ("submit", "Publish an experiment file to prompt-submitted."),
     "watch": ("watch", "Follow analysis-ready for an experiment."),

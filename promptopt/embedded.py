@@ -19,6 +19,7 @@ from agents.runtime.assembly import all_agents
 from agents.runtime.local import LocalRuntime
 from agents.scorer.stats.power import PlanCheck, check_plan
 from agents.sinks.mongo import trial_document
+from promptopt.results import run_summary, test_case_results
 from promptopt.settings import Settings, get_settings
 from schemas.events import (
     AnalysisReady,
@@ -26,6 +27,7 @@ from schemas.events import (
     Event,
     PromptSubmitted,
     TrialCompleted,
+    TrialScored,
     VariationGenerated,
 )
 from schemas.experiment import ExperimentSpec
@@ -34,6 +36,7 @@ from topics.catalogue import (
     DEAD_LETTER,
     PROMPT_SUBMITTED,
     TRIAL_COMPLETED,
+    TRIAL_SCORED,
     VARIATION_GENERATED,
     Topic,
 )
@@ -46,6 +49,7 @@ class RunResult:
     rounds: list[VariationGenerated] = field(default_factory=list)
     analyses: list[AnalysisReady] = field(default_factory=list)  # every snapshot, in order
     trials: list[TrialCompleted] = field(default_factory=list)
+    scored: list[TrialScored] = field(default_factory=list)  # the trials, graded
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
     def finals(self) -> list[AnalysisReady]:
@@ -58,8 +62,19 @@ class RunResult:
             "rounds": [r.model_dump(mode="json", exclude={"spec"}) for r in self.rounds],
             "final_analyses": [a.model_dump(mode="json") for a in self.finals()],
             "trials": [trial_document(t) for t in self.trials],
+            "results": test_case_results(self),
+            "summary": run_summary(self).to_json(),
             "dead_letters": [d.model_dump(mode="json") for d in self.dead_letters],
         }
+
+
+def uses_simulator(spec: ExperimentSpec, settings: Settings) -> bool:
+    """A sim/ model among the experiment's models, its graders, or the settings' graders."""
+    ids = [m.id for m in spec.models]
+    ids += [m.id for t in spec.test_cases for a in t.assertions
+            for m in (a.provider, a.embedder) if m is not None]
+    ids += [i for i in (settings.grader_model, settings.embedding_model) if i]
+    return any(i.startswith("sim/") for i in ids)
 
 
 def plan_check(spec: ExperimentSpec) -> PlanCheck:
@@ -91,6 +106,7 @@ async def run_experiment(
         VARIATION_GENERATED.name: result.rounds,
         ANALYSIS_READY.name: result.analyses,
         TRIAL_COMPLETED.name: result.trials,
+        TRIAL_SCORED.name: result.scored,
         DEAD_LETTER.name: result.dead_letters,
     }
 
@@ -100,7 +116,7 @@ async def run_experiment(
             on_event(topic, event)
 
     async with contextlib.AsyncExitStack() as stack:
-        if any(m.id.startswith("sim/") for m in spec.models):
+        if uses_simulator(spec, settings):
             from agents.trials.simulator import run_simulator
 
             sim = await stack.enter_async_context(run_simulator(sim_config))
@@ -108,7 +124,8 @@ async def run_experiment(
         runtime = LocalRuntime(
             all_agents(), settings,
             observers=[(t, collect) for t in
-                       (VARIATION_GENERATED, ANALYSIS_READY, TRIAL_COMPLETED, DEAD_LETTER)],
+                       (VARIATION_GENERATED, ANALYSIS_READY, TRIAL_COMPLETED, TRIAL_SCORED,
+                        DEAD_LETTER)],
         )
         await stack.enter_async_context(runtime)
         learned = runtime.shared(PATTERN_STATS)

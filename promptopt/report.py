@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from promptopt.results import RunSummary
 from schemas.events import AnalysisReady, VariationGenerated
 
 
@@ -82,3 +84,28 @@ def render(console: Console, rounds: list[VariationGenerated], finals: list[Anal
         if analysis.winner_id and analysis.winner_id in prompts:
             console.print(f"winning prompt:\n[cyan]{prompts[analysis.winner_id].prompt}[/]")
         console.print()
+
+
+def render_summary(console: Console, summary: RunSummary) -> None:
+    """Totals, what was spent (judges and trials after an early stop included) and the
+    failed trials grouped by reason."""
+    console.print(
+        f"trials: {summary.trials} ({summary.completed} completed, {summary.passed} passed "
+        f"every assertion, {summary.failed} failed, {summary.skipped} skipped)")
+    spent = f"cost: ${summary.cost_usd:.4f}"
+    if summary.judge_calls:
+        spent += (f" (trials ${summary.trial_cost_usd:.4f}, {summary.judge_calls} judge calls "
+                  f"${summary.judge_cost_usd:.4f})")
+    if summary.cost_usd > summary.analysed_cost_usd + 1e-9:
+        spent += (f"; the analysis counted ${summary.analysed_cost_usd:.4f}, the rest completed"
+                  " after its decision")
+    console.print(spent)
+    if summary.failures:
+        table = Table(title="failed trials by reason", title_justify="left")
+        table.add_column("trials", justify="right")
+        table.add_column("reason")
+        for reason, count in summary.failures:
+            table.add_row(str(count), escape(reason))
+        console.print(table)
+    if summary.skips:
+        console.print("skipped: " + "; ".join(f"{n} × {escape(r)}" for r, n in summary.skips))

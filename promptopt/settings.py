@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     llm_max_retry_after_s: float = 60.0
     snapshot_every: int = 10  # analysis-ready snapshot after every N folded trials
 
+    # LLM judges of model-graded assertions (llm-rubric, factuality, ...) and the embedding
+    # model of `similar` / answer-relevance, when the experiment names none (litellm ids;
+    # sim/... models are served by the simulator). Judge calls go through the same LLM
+    # client as trials, so its limits, retries, cache and prices apply.
+    grader_model: str | None = None
+    embedding_model: str | None = None
+    grade_concurrency: int = 16  # trials graded at once per worker (judges wait on LLMs)
+    assertion_timeout_s: float = 10.0  # javascript / python assertions and transforms
+
     # The optimizer: its trained performance predictor (`promptopt optimize --train`), the
     # LLM of its OPRO-style meta-optimizer (None: pattern rewrites only), and where the
     # embedded runtime keeps learned pattern statistics between `promptopt run`s.

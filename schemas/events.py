@@ -123,6 +123,40 @@ class TrialCompleted(Event):
     prompt: str | None = Field(default=None, max_length=50_000)
 
 
+class AssertionOutcome(Record):
+    """One assertion's verdict on one response."""
+
+    type: str = Field(max_length=40)  # as written, `not-` included
+    passed: bool
+    score: float
+    reason: str = Field(default="", max_length=2_000)
+    weight: float = 1.0
+    metric: str | None = Field(default=None, max_length=100)
+    metric_only: bool = False  # a measurement (latency, cost), not a score in [0, 1]
+
+
+class TrialScored(Event):
+    """A completed trial graded against its test case (internal: scorer.grade ->
+    scorer.fold_trial). score and passed are None when there was no response to grade
+    (a failed or skipped trial). Judge calls are counted here, beside the trial's own."""
+
+    trial: TrialCompleted
+    score: float | None = Field(default=None, ge=0, le=1)
+    passed: bool | None = None
+    reason: str = Field(default="", max_length=2_000)
+    assertions: tuple[AssertionOutcome, ...] = Field(default=(), max_length=500)
+    named_scores: dict[str, float] = Field(default_factory=dict)
+    judge_calls: int = Field(default=0, ge=0)
+    judge_cost_usd: float = Field(default=0.0, ge=0)
+    judge_prompt_tokens: int = Field(default=0, ge=0)
+    judge_completion_tokens: int = Field(default=0, ge=0)
+
+    @property
+    def cost_usd(self) -> float:
+        """What this trial cost in all: its call and its judges'."""
+        return self.trial.cost_usd + self.judge_cost_usd
+
+
 class VariationResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -245,6 +279,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         VariationGenerated,
         TrialRequested,
         TrialCompleted,
+        TrialScored,
         AnalysisReady,
         ExperimentControl,
         PatternOutcomeRecorded,
@@ -267,6 +302,7 @@ __all__ = [
     "TestCase",
     "TrialCompleted",
     "TrialRequested",
+    "TrialScored",
     "TrialSpec",
     "Variation",
     "VariationGenerated",

@@ -13,6 +13,7 @@ from schemas.events import (
     PromptSubmitted,
     TrialCompleted,
     TrialRequested,
+    TrialScored,
     VariationGenerated,
 )
 
@@ -58,6 +59,11 @@ TRIAL_COMPLETED = Topic(
     "trial-completed", TrialCompleted, key="trial.experiment_id",
     description="The outcome of one trial; keyed by experiment so one worker owns its stats.",
 )
+TRIAL_SCORED = Topic(
+    "trial-scored", TrialScored, key="trial.trial.experiment_id", public=False,
+    description="A completed trial graded against its test case (per-assertion results, "
+                "judge cost); keyed by experiment so one worker owns its statistics.",
+)
 ANALYSIS_READY = Topic(
     "analysis-ready", AnalysisReady, key="experiment_id", compacted=True,
     description="Latest analysis of an experiment (compacted: last value = current state).",
@@ -81,6 +87,7 @@ TOPICS: tuple[Topic, ...] = (
     VARIATION_GENERATED,
     TRIAL_REQUESTED,
     TRIAL_COMPLETED,
+    TRIAL_SCORED,
     ANALYSIS_READY,
     EXPERIMENT_CONTROL,
     PATTERN_OUTCOME,

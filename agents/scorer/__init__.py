@@ -1,16 +1,43 @@
-"""The scorer room: scores trials, runs the experiment statistics, publishes analyses."""
+"""The scorer room: grades trials (assertions and LLM judges), runs the experiment
+statistics, publishes analyses.
+
+scorer.grade: trial-completed -> trial-scored (concurrent, stateless: judges wait on LLMs).
+scorer.fold_trial: trial-scored -> analysis-ready (ordered per experiment, stateful).
+"""
+
+from typing import Any
 
 from agents.runtime.contract import Agent, Step
+from agents.scorer.grade import GradeServices, grade_trial
 from agents.scorer.handler import ScorerServices, fold_trial
-from topics.catalogue import TRIAL_COMPLETED
+from topics.catalogue import TRIAL_COMPLETED, TRIAL_SCORED
 
 
-async def _open(settings) -> ScorerServices:
-    return ScorerServices(snapshot_every=settings.snapshot_every if settings else 10)
+async def _open(settings: Any) -> ScorerServices:
+    if settings is None:
+        from promptopt.settings import get_settings
+
+        settings = get_settings()
+    return ScorerServices(snapshot_every=settings.snapshot_every, grade=GradeServices(settings))
+
+
+async def _close(services: ScorerServices) -> None:
+    if services.grade is not None:
+        await services.grade.aclose()
+
+
+def _grade_concurrency() -> int:
+    from promptopt.settings import get_settings
+
+    return get_settings().grade_concurrency
 
 
 AGENT = Agent(
     name="scorer",
-    steps=(Step("scorer.fold_trial", TRIAL_COMPLETED, fold_trial, state_table="scorer-state"),),
+    steps=(
+        Step("scorer.grade", TRIAL_COMPLETED, grade_trial, concurrency=_grade_concurrency()),
+        Step("scorer.fold_trial", TRIAL_SCORED, fold_trial, state_table="scorer-state"),
+    ),
     open_services=_open,
+    close_services=_close,
 )

@@ -1,5 +1,6 @@
-"""The scorer: score each completed trial, fold it into its experiment's statistics, and
-publish the analysis — snapshots as trials arrive, then one final analysis per round.
+"""The scorer: fold each graded trial (trial-scored, from scorer.grade) into its
+experiment's statistics, and publish the analysis — snapshots as trials arrive, then one
+final analysis per round.
 
 State, all under keys derived from the experiment id that keys trial-completed (so the
 worker owning the partition owns the statistics):
@@ -19,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agents.runtime.contract import Emit, StepContext
-from agents.scorer.assertions import GradingContext, grade
+from agents.scorer.grade import GradeServices
 from agents.scorer.stats import AnalysisSummary, ExperimentStats, Observation
-from schemas.events import AnalysisReady, ExperimentControl, TrialCompleted
+from schemas.events import AnalysisReady, ExperimentControl, TrialScored
 from schemas.experiment import AnalysisConfig
 from topics.catalogue import ANALYSIS_READY, EXPERIMENT_CONTROL
 
@@ -32,6 +33,7 @@ SNAPSHOT_EVERY = 10
 class ScorerServices:
     snapshot_every: int = SNAPSHOT_EVERY
     live: dict[str, ExperimentStats] = field(default_factory=dict)
+    grade: GradeServices | None = None  # the judges of scorer.grade
 
 
 @dataclass
@@ -46,6 +48,10 @@ class RoundRecord:
     final_sent: bool = False
     budget_exhausted: bool = False
     models: list[str] = field(default_factory=list)
+    # Trials that completed after the round was decided (in flight at an early stop):
+    # not analysed, but what they cost was spent.
+    late: int = 0
+    late_cost_usd: float = 0.0
 
 
 def round_key(experiment_id: str, round_: int) -> str:
@@ -56,25 +62,31 @@ def trial_key(round_key_: str, trial_id: str) -> str:
     return f"{round_key_}|trial|{trial_id}"
 
 
-async def fold_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
-    trial = event.trial
+async def fold_trial(event: TrialScored, ctx: StepContext) -> list[Emit]:
+    trial = event.trial.trial
     key = round_key(trial.experiment_id, trial.round)
     saved = ctx.state.get(key)
     record = RoundRecord(**saved) if saved else RoundRecord(expected=trial.expected_trials)
-    if record.final_sent:
-        return []  # the round is decided; late trials are kept by the sinks, not re-analysed
     entry = trial_key(key, trial.trial_id)
     if entry in ctx.state:
         return []  # a redelivered trial
+    if record.final_sent:
+        # The round is decided; a late trial is not re-analysed, but its cost counts (its
+        # marker makes a redelivery count once).
+        ctx.state[entry] = {"late": True}
+        record.late += 1
+        record.late_cost_usd += event.cost_usd
+        ctx.state[key] = asdict(record)
+        return []
 
     services: ScorerServices = ctx.services or ScorerServices()
     stats = _live_stats(services, ctx.state, key, record, trial.analysis)
-    observation = await _observation(event)
+    observation = _observation(event)
     stats.fold(observation)
     ctx.state[entry] = {**asdict(observation), "order": record.done}
 
     record.done += 1
-    record.failed += event.status != "completed"
+    record.failed += event.trial.status != "completed"
     record.cost_usd += event.cost_usd
     if trial.model.id not in record.models:
         record.models.append(trial.model.id)
@@ -138,16 +150,11 @@ def _forget_trials(services: ScorerServices, state: Any, key: str) -> None:
         del state[name]
 
 
-async def _observation(event: TrialCompleted) -> Observation:
-    trial = event.trial
+def _observation(event: TrialScored) -> Observation:
+    trial = event.trial.trial
     value: float | None = None
-    if event.status == "completed" and event.response is not None:
-        context = GradingContext(test=trial.test_case, prompt=event.prompt,
-                                 latency_ms=event.latency_ms,
-                                 cost_usd=event.cost_usd, cached=event.cached,
-                                 provider=trial.model.id)
-        graded = await grade(trial.test_case, event.response, context)
-        value = float(graded.passed) if trial.analysis.metric == "pass" else graded.score
+    if event.score is not None:
+        value = float(bool(event.passed)) if trial.analysis.metric == "pass" else event.score
     return Observation(
         trial_id=trial.trial_id,
         variation_id=trial.variation.variation_id,
@@ -161,9 +168,9 @@ async def _observation(event: TrialCompleted) -> Observation:
     )
 
 
-def _analysis(event: TrialCompleted, record: RoundRecord, summary: AnalysisSummary
+def _analysis(event: TrialScored, record: RoundRecord, summary: AnalysisSummary
               ) -> AnalysisReady:
-    trial = event.trial
+    trial = event.trial.trial
     return AnalysisReady(
         **trial.owner(),
         experiment_id=trial.experiment_id,

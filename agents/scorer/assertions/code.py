@@ -36,12 +36,13 @@ class ScriptError(RuntimeError):
 
 async def javascript(value: Any, output: str, assertion: Assertion,
                      ctx: GradingContext) -> Check:
-    result = await run_javascript(value, output, ctx.script_context())
+    result = await run_javascript(value, output, ctx.script_context(), ctx.script_timeout_s)
     return script_check(result, assertion, "JavaScript")
 
 
 async def python(value: Any, output: str, assertion: Assertion, ctx: GradingContext) -> Check:
-    result = await run_python(value, output, ctx.script_context(), default_function="get_assert")
+    result = await run_python(value, output, ctx.script_context(), default_function="get_assert",
+                              timeout_s=ctx.script_timeout_s)
     return script_check(result, assertion, "Python")
 
 
@@ -50,8 +51,8 @@ async def transform(code: str | dict[str, Any], output: Any, ctx: GradingContext
     output, before assertions see it."""
     if isinstance(code, dict) and code.get("language") == "python":
         return await run_python(code, output, ctx.script_context(),
-                                default_function="get_transform")
-    return await run_javascript(code, output, ctx.script_context())
+                                default_function="get_transform", timeout_s=ctx.script_timeout_s)
+    return await run_javascript(code, output, ctx.script_context(), ctx.script_timeout_s)
 
 
 def as_text(output: Any) -> str:

@@ -76,6 +76,7 @@ class GradingContext:
     cached: bool = False
     logprobs: tuple[float, ...] | None = None
     provider: str | None = None
+    script_timeout_s: float = 10.0  # javascript / python assertions and transforms
 
     @property
     def vars(self) -> dict[str, Any]:

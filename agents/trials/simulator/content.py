@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.trials.simulator.config import SimConfig
+from agents.trials.simulator.judge import judge_reply
 
 POSITIVE_WORDS = frozenset(
     [
@@ -164,7 +165,16 @@ def solve(a: float, op: str, b: float) -> float | None:
 
 
 def answer(config: SimConfig, model: str, messages: list[dict[str, Any]], u: float) -> Answer:
-    """The reply to `messages`; `u` in [0, 1) is the draw deciding right or wrong."""
+    """The reply to `messages`; `u` in [0, 1) is the draw deciding right or wrong.
+
+    The model `echo` repeats the last user message (promptfoo's echo provider); a grading
+    prompt of promptopt's judges gets a judge's answer (judge.py)."""
+    if model.removeprefix("sim/") == "echo":
+        users = [_content(m) for m in messages if m.get("role") == "user"]
+        return Answer(users[-1] if users else "", "echo", True, 1.0)
+    verdict = judge_reply(messages)
+    if verdict is not None:
+        return Answer(verdict, "judge", True, 1.0)
     full = prompt_text(messages)
     q = quality(config, model, full)
     correct = u < q

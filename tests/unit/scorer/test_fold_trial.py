@@ -5,8 +5,16 @@ from __future__ import annotations
 import itertools
 import json
 
+import pytest
+
 from agents.scorer.handler import ScorerServices, fold_trial
-from schemas.events import AnalysisReady, ExperimentControl, TrialCompleted, TrialSpec
+from schemas.events import (
+    AnalysisReady,
+    ExperimentControl,
+    TrialCompleted,
+    TrialScored,
+    TrialSpec,
+)
 from schemas.experiment import AnalysisConfig, Budget, ModelSpec, TestCase, VariationRef
 
 CONTROL = VariationRef(variation_id="c", name="control", is_control=True)
@@ -14,17 +22,19 @@ BETTER = VariationRef(variation_id="v", name="v1", patterns=("output-format",))
 
 
 def trial(i: int, variation: VariationRef, right: bool, *, expected: int = 40,
-          cost: float = 0.0, budget: Budget = Budget()) -> TrialCompleted:
-    return TrialCompleted(
+          cost: float = 0.0, budget: Budget = Budget(), judge_cost: float = 0.0) -> TrialScored:
+    completed = TrialCompleted(
         trial=TrialSpec(
             trial_id=f"{variation.variation_id}-{i}", experiment_id="exp", variation=variation,
             test_case=TestCase(id=f"t{i}", expected="positive"), model=ModelSpec(id="sim/small"),
             expected_trials=expected, analysis=AnalysisConfig(design="fixed"), budget=budget),
         response="positive" if right else "negative", cost_usd=cost,
     )
+    return TrialScored(trial=completed, score=float(right), passed=right,
+                       judge_cost_usd=judge_cost)
 
 
-def trials_of_a_clear_win(n: int = 20) -> list[TrialCompleted]:
+def trials_of_a_clear_win(n: int = 20) -> list[TrialScored]:
     return [t for i in range(n) for t in (trial(i, CONTROL, i % 4 == 0), trial(i, BETTER, True))]
 
 
@@ -78,12 +88,26 @@ async def test_a_restarted_worker_rebuilds_the_statistics_from_its_state():
         exclude={"occurred_at"})
 
 
-async def test_trial_entries_are_dropped_once_final_and_late_trials_are_ignored():
+async def test_trial_entries_are_dropped_once_final_and_late_trials_only_count_their_cost():
     state: dict = {}
     events = trials_of_a_clear_win()
     await fold_all(events, state, ScorerServices())
     assert list(state) == ["exp#r1"]  # only the round record is left
-    assert await fold_all([trial(99, BETTER, True)], state, ScorerServices()) == []
+    late = trial(99, BETTER, True, cost=0.002, judge_cost=0.001)
+    assert await fold_all([late, late], state, ScorerServices()) == []  # redelivered too
+    record = state["exp#r1"]
+    assert record["done"] == 40 and record["late"] == 1
+    assert record["late_cost_usd"] == 0.003
+
+
+async def test_judge_cost_counts_in_the_trial_cost_and_the_budget():
+    cap = Budget(max_cost_usd=0.05)
+    events = [trial(i, CONTROL, True, cost=0.004, judge_cost=0.006, budget=cap, expected=10)
+              for i in range(6)]
+    emits = await fold_all(events, {}, ScorerServices(snapshot_every=100))
+    [exhausted] = [e.event for e in emits if isinstance(e.event, ExperimentControl)]
+    assert exhausted.command == "budget-exhausted"  # 5 trials x $0.010 reach $0.05
+    assert analyses(emits)[0].cost_usd == pytest.approx(0.05)
 
 
 async def test_money_budget_reached_publishes_budget_exhausted_once():
@@ -98,8 +122,9 @@ async def test_money_budget_reached_publishes_budget_exhausted_once():
 
 async def test_a_sequential_winner_stops_only_its_own_round():
     sequential = AnalysisConfig(design="sequential")
-    events = [t.model_copy(update={"trial": t.trial.model_copy(
-                  update={"analysis": sequential, "expected_trials": 200})})
+    events = [t.model_copy(update={"trial": t.trial.model_copy(update={
+                  "trial": t.trial.trial.model_copy(
+                      update={"analysis": sequential, "expected_trials": 200})})})
               for t in trials_of_a_clear_win(100)]
     emits = await fold_all(events, {}, ScorerServices(snapshot_every=10))
     [stop] = [e.event for e in emits if isinstance(e.event, ExperimentControl)]

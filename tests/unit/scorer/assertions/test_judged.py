@@ -1,0 +1,128 @@
+"""Model-graded assertions through the product's LLM client, with the LLM simulator as the
+judge and the embedding model (expected-outputs/model-graded/*)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.llm.client import LLMClient
+from agents.scorer.assertions import GradingContext, Judges, check_one, grade
+from agents.trials.simulator import run_simulator
+from promptopt.settings import Settings
+from schemas.experiment import Assertion, ModelSpec, TestCase
+
+JUDGE = ModelSpec(id="sim/judge")
+EMBEDDER = ModelSpec(id="sim/embedder")
+
+
+@pytest.fixture
+async def judges():
+    async with run_simulator() as sim:
+        client = LLMClient(Settings(sim_base_url=sim.base_url))
+        try:
+            yield Judges(client, grader=JUDGE, embedder=EMBEDDER), sim
+        finally:
+            await client.aclose()
+
+
+def ctx(**vars_) -> GradingContext:
+    return GradingContext(test=TestCase(id="t", vars=vars_), prompt="What is the capital of France?")
+
+
+async def test_llm_rubric_asks_the_judge_and_reads_its_json_verdict(judges):
+    judge, sim = judges
+    good = await check_one(Assertion(type="llm-rubric", value="Says the capital is Paris"),
+                           "The capital of France is Paris.", ctx(), judge)
+    bad = await check_one(Assertion(type="llm-rubric", value="Says the capital is Paris"),
+                          "I do not know.", ctx(), judge)
+    assert good.passed and good.score > 0.5 and "covers" in good.reason
+    assert not bad.passed
+    assert good.judge.calls == 1 and good.judge.cost_usd > 0 and good.judge.prompt_tokens > 0
+    assert sim.simulator.requests == 2
+
+
+async def test_llm_rubric_threshold_needs_the_score_too(judges):
+    judge, _ = judges
+    partial = await check_one(Assertion(type="llm-rubric", value="mentions Paris, Lyon, Nice "
+                                        "and Lille", threshold=0.9), "Paris and Lyon", ctx(), judge)
+    assert not partial.passed and partial.score == pytest.approx(0.5)
+
+
+async def test_not_llm_rubric_inverts_the_verdict(judges):
+    judge, _ = judges
+    result = await check_one(Assertion(type="not-llm-rubric", value="mentions 'Berlin'"),
+                             "Paris", ctx(), judge)
+    assert result.passed
+
+
+async def test_model_graded_closedqa_reads_the_final_y_or_n(judges):
+    judge, _ = judges
+    assert (await check_one(Assertion(type="model-graded-closedqa", value="names Paris"),
+                            "Paris is the capital", ctx(), judge)).passed
+    assert not (await check_one(Assertion(type="model-graded-closedqa", value="names Paris"),
+                                "Rome", ctx(), judge)).passed
+
+
+@pytest.mark.parametrize(("output", "category", "passed"), [
+    ("Paris", "C", True),
+    ("The capital is Paris, a city of two million", "B", True),
+    ("The answer is 12", "D", False),
+])
+async def test_factuality_maps_the_judge_s_category(judges, output, category, passed):
+    judge, _ = judges
+    expert = "Paris" if category != "D" else "The answer is 13"
+    result = await check_one(Assertion(type="factuality", value=expert), output, ctx(), judge)
+    assert result.passed is passed and result.reason.startswith(f"({category})")
+
+
+async def test_similar_compares_embeddings_by_cosine(judges):
+    judge, _ = judges
+    close = await check_one(Assertion(type="similar", value="the cat sat on the mat",
+                                      threshold=0.6), "the cat sat on a mat", ctx(), judge)
+    far = await check_one(Assertion(type="similar", value="the cat sat on the mat"),
+                          "quarterly revenue grew", ctx(), judge)
+    assert close.passed and close.score > 0.6
+    assert not far.passed and far.score < 0.5
+    listed = await check_one(Assertion(type="similar", value=["stock prices", "cat on a mat"],
+                                       threshold=0.5), "a cat on the mat", ctx(), judge)
+    assert listed.passed  # any of the values
+    assert (await check_one(Assertion(type="not-similar", value="the cat sat on the mat"),
+                            "quarterly revenue grew", ctx(), judge)).passed
+
+
+async def test_answer_relevance_embeds_generated_questions_against_the_query(judges):
+    judge, _ = judges
+    result = await check_one(Assertion(type="answer-relevance", threshold=0.3),
+                             "The capital of France is Paris.",
+                             ctx(query="What is the capital of France?"), judge)
+    assert result.passed and 0.3 <= result.score <= 1
+    assert result.judge.calls == 4  # three questions, one embedding call
+
+
+async def test_a_failing_judge_fails_the_assertion_and_is_not_inverted(judges):
+    _, sim = judges
+    sim.config = sim.config.model_copy(update={"rate_500": 1.0})
+    client = LLMClient(Settings(sim_base_url=sim.base_url, llm_max_retries=0))
+    try:
+        result = await check_one(Assertion(type="not-llm-rubric", value="x"), "y", ctx(),
+                                 Judges(client, grader=JUDGE))
+    finally:
+        await client.aclose()
+    assert not result.passed and "judge" in result.reason
+
+
+async def test_without_a_grader_the_reason_says_where_to_set_one():
+    result = await check_one(Assertion(type="llm-rubric", value="is kind"), "hi", ctx(),
+                             Judges(client=None))  # type: ignore[arg-type]
+    assert not result.passed and "defaultTest.options.provider" in result.reason
+
+
+async def test_judge_cost_adds_up_over_a_test(judges):
+    judge, _ = judges
+    test = TestCase(id="t", assertions=(
+        Assertion(type="llm-rubric", value="mentions Paris"),
+        Assertion(type="contains", value="Paris"),
+        Assertion(type="similar", value="Paris is the capital", threshold=0.3)))
+    graded = await grade(test, "Paris is the capital of France", ctx(), judge)
+    assert graded.passed and graded.judge.calls == 2
+    assert graded.judge.cost_usd == pytest.approx(sum(r.judge.cost_usd for r in graded.results))
