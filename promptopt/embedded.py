@@ -19,7 +19,7 @@ from agents.runtime.assembly import all_agents
 from agents.runtime.local import LocalRuntime
 from agents.scorer.stats.power import PlanCheck, check_plan
 from agents.sinks.mongo import trial_document
-from promptopt.results import run_summary, test_case_results
+from promptopt.results import run_summary, rows_per_test_case
 from promptopt.settings import Settings, get_settings
 from schemas.events import (
     AnalysisReady,
@@ -62,7 +62,7 @@ class RunResult:
             "rounds": [r.model_dump(mode="json", exclude={"spec"}) for r in self.rounds],
             "final_analyses": [a.model_dump(mode="json") for a in self.finals()],
             "trials": [trial_document(t) for t in self.trials],
-            "results": test_case_results(self),
+            "results": rows_per_test_case(self),
             "summary": run_summary(self).to_json(),
             "dead_letters": [d.model_dump(mode="json") for d in self.dead_letters],
         }

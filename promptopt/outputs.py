@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from promptopt.results import run_summary, test_case_results
+from promptopt.results import run_summary, rows_per_test_case
 
 if TYPE_CHECKING:
     from promptopt.embedded import RunResult
@@ -58,7 +58,7 @@ def to_csv(result: RunResult) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for row in test_case_results(result):
+    for row in rows_per_test_case(result):
         failed = [f"{a['type']}: {a['reason']}" for a in row["assertions"] if not a["passed"]]
         writer.writerow({**row, "vars": json.dumps(row["vars"], ensure_ascii=False),
                          "failed_assertions": " | ".join(failed),
@@ -81,7 +81,7 @@ def _template() -> jinja2.Template:
 
 
 def to_html(result: RunResult) -> str:
-    rows = test_case_results(result)
+    rows = rows_per_test_case(result)
     summary = run_summary(result)
     names = {v.variation_id: v for r in result.rounds for v in r.variations}
     rounds = []

@@ -54,7 +54,7 @@ def arm_names(result: RunResult) -> dict[str, str]:
     return {v.variation_id: v.name for r in result.rounds for v in r.variations}
 
 
-def test_case_results(result: RunResult) -> list[dict[str, Any]]:
+def rows_per_test_case(result: RunResult) -> list[dict[str, Any]]:
     """One row per trial, ordered by round, test case (file order), arm, model, repetition."""
     names = arm_names(result)
     order = {t.id: i for i, t in enumerate(result.spec.test_cases)}

@@ -27,10 +27,12 @@ async def test_every_event_of_an_experiment_carries_its_owner(make_sim, settings
             await runtime.run_until_idle(timeout=60)
 
     topics = {name for name, _ in seen}
-    assert {"variation-generated", "trial-requested", "trial-completed",
+    assert {"variation-generated", "trial-requested", "trial-completed", "trial-scored",
             "analysis-ready"} <= topics, topics
     assert "dead-letter" not in topics
     for name, event in seen:
-        carrier = getattr(event, "trial", event)  # trial events: on the nested TrialSpec
+        carrier = event
+        while hasattr(carrier, "trial"):  # trial events: on the nested TrialSpec
+            carrier = carrier.trial
         assert isinstance(carrier, OwnerFields), name
         assert (carrier.team_id, carrier.user_id) == ("team_a", "usr_a"), (name, event)
