@@ -7,6 +7,7 @@ when invoked, so `promptopt stats ...` does not pay for importing litellm or Fau
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import typer
@@ -52,15 +53,58 @@ def _module_exists(name: str) -> bool:
     return importlib.util.find_spec(f"promptopt.commands.{COMMANDS[name][0]}") is not None
 
 
-cli = LazyGroup(
-    name="promptopt",
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        print(f"promptopt {version('promptopt')}")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        print("promptopt (not installed)")
+    raise typer.Exit()
+
+
+root = typer.Typer(
+    cls=LazyGroup,
+    add_completion=False,
     help="promptopt: prompt optimization with real A/B statistics.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+@root.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """promptopt: prompt optimization with real A/B statistics."""
+
+
+cli = typer.main.get_command(root)
+
+
+# Long-running servers log their clients' connection errors; a one-shot command reports the
+# failure once itself (promptopt.server_errors) instead of under a client's log lines.
+SERVING = {"worker", "api", "sim-llm"}
+
+
 def main() -> None:
-    cli(prog_name="promptopt")
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
+    if command not in SERVING:
+        import logging
+
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        cli(prog_name="promptopt")
+    except Exception as err:
+        from promptopt.server_errors import unreachable
+
+        line = unreachable(err)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,14 @@ class PromptOptClient:
     async def __aenter__(self) -> PromptOptClient:
         self._producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, acks="all",
                                           enable_idempotence=True)
-        await self._producer.start()
+        try:
+            await self._producer.start()
+        except BaseException:
+            # A producer that never started still holds a client: close it, or Python
+            # warns "Unclosed AIOKafkaProducer" under the caller's error message.
+            await self._producer.stop()
+            self._producer = None
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -16,11 +16,10 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-import yaml
-
-from agents.patterns.prefilter import Cue
 from agents.patterns.learning import pooled_posterior, posteriors
+from agents.patterns.prefilter import Cue
 from agents.patterns.rewrites import TRANSFORMS
+from promptopt.yaml_text import read_yaml
 
 LIBRARY_FILE = Path(__file__).with_name("library.yaml")
 GOALS = ("clarity", "engagement", "accuracy", "efficiency", "creativity")
@@ -90,7 +89,7 @@ def _detector(regex: str) -> Cue:
 
 @cache
 def load_library(path: Path = LIBRARY_FILE) -> tuple[Pattern, ...]:
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path)
     patterns = tuple(
         Pattern(
             id=p["id"], name=p["name"], type=p["type"], description=p["description"],

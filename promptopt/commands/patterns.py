@@ -93,7 +93,9 @@ def apply(
     try:
         applied = apply_pattern(pattern_id, text, system=system, values=values, domain=domain)
     except (PatternNotFound, PatternNotApplicable) as err:
-        _fail(str(err).strip("'\""))
+        # Both say what went wrong in their str(); stripping quotes off it (as for a plain
+        # KeyError's repr) cut the closing quote of the pattern's name.
+        _fail(str(err))
     _print({"pattern": pattern_id, "prompt": applied.prompt, "system": applied.system})
 
 

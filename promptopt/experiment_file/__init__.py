@@ -35,6 +35,7 @@ from promptopt.experiment_file.files import Files
 from promptopt.experiment_file.prompts import PromptEntry, read_prompts
 from promptopt.experiment_file.providers import ProviderEntry, read_models, read_providers
 from promptopt.experiment_file.tests import read_tests
+from promptopt.yaml_text import read_yaml
 from schemas.experiment import ExperimentSpec
 
 CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json")
@@ -89,7 +90,7 @@ def find_config(path: str | Path | None = None) -> Path:
 def read_experiment(path: str | Path) -> Loaded:
     path = find_config(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path)
     except FileNotFoundError:
         raise ExperimentFileError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from promptopt.experiment_file.checks import ExperimentFileError
+from promptopt.yaml_text import load_yaml
 
 PREFIX = "file://"
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -66,7 +67,7 @@ class Files:
             if suffix == ".json":
                 return json.loads(text)
             if suffix in (".yaml", ".yml"):
-                return yaml.safe_load(text)
+                return load_yaml(text, path)
             if suffix == ".jsonl":
                 return [json.loads(line) for line in text.splitlines() if line.strip()]
         except (ValueError, yaml.YAMLError) as err:

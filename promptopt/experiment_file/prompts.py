@@ -19,6 +19,7 @@ import yaml
 from agents.trials.render import chat_messages
 from promptopt.experiment_file.checks import ExperimentFileError, check_keys, expect_list
 from promptopt.experiment_file.files import Files, is_ref, read_csv
+from promptopt.yaml_text import load_yaml
 from schemas.experiment import PROMPT_MAX_CHARS, PROMPT_MIN_CHARS
 
 _SEPARATOR = re.compile(r"^-{3,}\s*$", re.M)
@@ -94,7 +95,7 @@ def _from_ref(ref: str, files: Files, where: str) -> list[tuple[str | None, str]
 
 def _yaml_prompts(text: str, name: str, where: str) -> list[tuple[str | None, str]]:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, name)
     except yaml.YAMLError as err:
         raise ExperimentFileError(f"{where}: {name} does not parse: {err}") from None
     if isinstance(data, list) and data and all(isinstance(m, dict) and "role" in m

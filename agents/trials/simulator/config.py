@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from promptopt.yaml_text import read_yaml
 
 
 class Latency(BaseModel):
@@ -103,5 +104,5 @@ class SimConfig(BaseModel):
     @classmethod
     def load(cls, path: str | Path) -> SimConfig:
         """Read a YAML or JSON file (JSON is YAML, so one parser serves both)."""
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = read_yaml(path) or {}
         return cls.model_validate(data)
