@@ -1,5 +1,7 @@
 """What the platform lets one request ask for, beyond what the schema itself bounds: the
-trials it may plan and the budget it may spend (promptopt settings experiment_max_*).
+trials it may plan and the budget it may spend (promptopt settings experiment_max_*), and
+the hosts its models may be called at (llm_allowed_hosts: agents.llm.allowed_hosts, which
+the worker applies again before any call).
 
 The schema bounds each field; these bound their product (40,000 test cases x 21
 variations x 100 repetitions is valid field by field), and they are settings, so an
@@ -8,6 +10,7 @@ operator can raise them.
 
 from __future__ import annotations
 
+from agents.llm.allowed_hosts import refusal
 from api.spec_body import invalid
 from promptopt.settings import Settings
 from schemas.experiment import ExperimentSpec
@@ -16,6 +19,13 @@ from schemas.experiment import ExperimentSpec
 def within_limits(spec: ExperimentSpec, core: Settings) -> ExperimentSpec:
     """The spec, with the default budget cap where it states none; ApiError 422 naming the
     field when it asks for more than the limits allow."""
+    named = [(f"models.{i}", m) for i, m in enumerate(spec.models)]
+    if spec.optimizer_model is not None:
+        named.append(("optimizer_model", spec.optimizer_model))
+    for where, model in named:
+        reason = refusal(model.api_base, core) if model.api_base else None
+        if reason is not None:
+            raise invalid(f"{where}.api_base", reason)
     max_trials, max_cost = core.experiment_max_trials, core.experiment_max_cost_usd
     planned = spec.trials_planned()
     if planned > max_trials:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -36,6 +36,14 @@ class Settings(BaseSettings):
 
     # Models named "sim/<name>" are served by the LLM simulator at this address.
     sim_base_url: str = "http://127.0.0.1:8765/v1"
+
+    # The hosts a model's api_base may name (agents/llm/allowed_hosts.py): "host",
+    # "host:port", "*.domain" or "*" (any public address), comma-separated. Loopback,
+    # private and link-local addresses only when listed as they are; sim_base_url always.
+    llm_allowed_hosts: Annotated[list[str], NoDecode] = []
+    # Hosts besides a provider's own that may receive its credentials, as JSON:
+    # {"azure": ["myres.openai.azure.com"]}. Any other allowed host is called without them.
+    llm_credential_hosts: dict[str, list[str]] = {}
 
     # Redis, the cache every process shares (promptopt/redis_cache.py). Its address is
     # PROMPTOPT_REDIS_URL, else the loopback server infra/redis.sh starts on
@@ -87,6 +95,13 @@ class Settings(BaseSettings):
     # (1,048,588 by default) and aiokafka's max_request_size (1,048,576), with room for
     # the record's own overhead. The API's body limit sits below it.
     kafka_max_message_bytes: int = 1_000_000
+
+    @field_validator("llm_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
 
     @model_validator(mode="after")
     def _derived(self) -> Settings:

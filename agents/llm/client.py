@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from agents.llm import litellm_path
+from agents.llm import allowed_hosts, litellm_path
 from agents.llm.cache import ResponseCache, cache_key, is_deterministic
 from agents.llm.errors import ProviderError
 from agents.llm.limits import ModelLimits
@@ -75,17 +75,35 @@ class _Model:
             self.params = {**litellm_params(model, settings), **self._litellm_options(model)}
         self._key: str | None = None
         self._headers = auth_headers(self.route, None)
+        # The SSRF guard (allowed_hosts): where the spec sends calls, and whether the
+        # worker's keys may go along. The address check resolves names: on the first call.
+        self._settings = settings
+        self._address_checked = False
+        self._refusal: str | None = None
+        self._withheld = allowed_hosts.credential_refusal(model, self.route, settings)
+
+    async def check_address(self, model: ModelSpec) -> None:
+        """ProviderError (nothing sent, not retried) unless the settings allow the address."""
+        if not self._address_checked:
+            self._refusal = await allowed_hosts.call_refusal(model, self.route, self._settings)
+            self._address_checked = True
+        if self._refusal is not None:
+            raise ProviderError(None, "host_not_allowed", self._refusal, retryable=False)
 
     def headers(self, model: ModelSpec) -> dict[str, str]:
-        """Auth headers with the key read now (a rotated key is picked up on the next call)."""
-        key = api_key(model, self.route)
+        """Auth headers with the key read now (a rotated key is picked up on the next call).
+        A host not allowed the provider's credentials is called without them."""
+        key = None if self._withheld else api_key(model, self.route)
         if key != self._key:
             self._key, self._headers = key, auth_headers(self.route, key)
         return self._headers
 
     def litellm_params(self, model: ModelSpec) -> dict[str, Any]:
         """litellm's parameters with the key read now (None: litellm reads the provider's
-        usual variables itself)."""
+        usual variables itself, which is why a host not allowed them is not called through
+        litellm at all: some providers sign with credentials no api_key replaces)."""
+        if self._withheld:
+            raise ProviderError(None, "credentials_withheld", self._withheld, retryable=False)
         key = api_key(model, self.route)
         return self.params if key is None else {**self.params, "api_key": key}
 
@@ -127,6 +145,7 @@ class LLMClient:
         texts = list(texts)
         started = time.perf_counter()
         try:
+            await m.check_address(model)
             if m.route.protocol == "openai":
                 headers = m.headers(model)
                 body = {"model": m.route.model, "input": texts}
@@ -139,7 +158,7 @@ class LLMClient:
         except _Failed as failed:
             return EmbedResult(None, "failed", failed.error.reason, _ms(started),
                                attempts=failed.attempts)
-        except ProviderError as err:  # nothing sent (no key)
+        except ProviderError as err:  # nothing sent (no key, a host not allowed)
             return EmbedResult(None, "failed", err.reason, attempts=0)
         assert isinstance(reply, EmbeddingReply)
         tokens = reply.prompt_tokens
@@ -156,6 +175,7 @@ class LLMClient:
         m = self._model(model)
         started = time.perf_counter()
         try:
+            await m.check_address(model)
             if m.route.protocol == "openai":
                 headers = m.headers(model)
                 body = {"model": m.route.model, "messages": messages, **m.options}
@@ -168,7 +188,7 @@ class LLMClient:
         except _Failed as failed:
             return LLMResult(None, "failed", failed.error.reason, _ms(started),
                              attempts=failed.attempts)
-        except ProviderError as err:  # nothing sent (no key)
+        except ProviderError as err:  # nothing sent (no key, a host not allowed)
             return LLMResult(None, "failed", err.reason, attempts=0)
         assert isinstance(reply, ChatReply)
         prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens

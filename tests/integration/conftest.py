@@ -47,6 +47,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
+    # The tests' LLM simulators listen on loopback at ports of their own (a slow one, a
+    # faulty one): the API and workers this session starts may call them there, as a
+    # deployment lists the LLM servers it runs (agents/llm/allowed_hosts.py).
+    os.environ.setdefault("PROMPTOPT_LLM_ALLOWED_HOSTS", "127.0.0.1")
     s = Settings()
     endpoints = {
         "Kafka": s.kafka_bootstrap,

@@ -155,3 +155,29 @@ def test_an_event_over_the_broker_limit_is_a_413_and_nothing_is_recorded(make_ap
     assert error["details"]["max_event_bytes"] == Settings().kafka_max_message_bytes
     assert "retry-after" not in response.headers
     assert api.bus.published == [] and api.store.experiments == {}
+
+
+@pytest.mark.parametrize("api_base", [
+    "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+    "http://127.0.0.1:6379/", "http://[::1]:5432/", "http://10.0.0.7/v1",
+    "http://2130706433/v1", "http://0x7f.0.0.1/v1",  # 127.0.0.1 in disguise
+    "https://attacker.example/v1", "http://user:secret@api.openai.com/v1",
+    "file:///etc/passwd", "gopher://127.0.0.1:25/",
+])
+def test_an_api_base_the_settings_do_not_allow_is_a_422(api, spec_body, api_base):
+    # Regression: models[].api_base sent the worker's requests (and keys) anywhere.
+    body = spec_body()
+    body["models"][0]["api_base"] = api_base
+    response = post(api, "/api/v1/optimize", body)
+    assert field_of(response) == "models.0.api_base"
+    assert api.bus.published == [] and api.store.experiments == {}
+
+
+def test_the_simulator_and_listed_hosts_are_allowed(make_api, spec_body):
+    body = spec_body()
+    body["models"][0]["api_base"] = Settings().sim_base_url
+    api = make_api()
+    assert post(api, "/api/v1/optimize", body).status_code == 202
+    body["optimizer_model"] = {"id": "openai/gpt-4o-mini",
+                               "api_base": "http://127.0.0.1:9999/v1"}
+    assert field_of(post(api, "/api/v1/optimize", body)) == "optimizer_model.api_base"

@@ -127,7 +127,9 @@ async def test_the_key_comes_from_the_variable_the_spec_names(
 ):
     """A ModelSpec names its key's variable; the key itself never is on the spec."""
     async with make_sim(api_key="s3cret") as sim:
-        client = client_for(settings_for(sim))
+        # The key goes only to a host allowed the provider's credentials (allowed_hosts).
+        host = sim.base_url.split("//")[1].split("/")[0]
+        client = client_for(settings_for(sim, llm_credential_hosts={"openai": [host]}))
         spec = ModelSpec(id="openai/medium", api_base=sim.base_url, temperature=0.5)
         spec = spec.model_copy(update={"api_key_env": "PROMPTOPT_TEST_KEY"})
         missing = await client.complete(spec, ask(1))
