@@ -41,7 +41,7 @@ from api.routes.analysis import PredictorFile
 from api.routes.dashboard import STATIC
 from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
-from api.store import Store, StoreUnavailable
+from api.store import Store, StoreRejected, StoreUnavailable
 from promptopt.settings import Settings, get_settings
 
 log = logging.getLogger("promptopt.api")
@@ -99,6 +99,10 @@ def create_app(
         return error_response(ApiError(503, "the database is unavailable; try again shortly",
                                        details={"postgres": str(err)},
                                        headers={"Retry-After": "5"}))
+
+    @app.exception_handler(StoreRejected)
+    async def _rejected(request: Request, err: StoreRejected) -> JSONResponse:
+        return error_response(ApiError(422, str(err)))
 
     @app.exception_handler(EventTooLarge)
     async def _too_large(request: Request, err: EventTooLarge) -> JSONResponse:

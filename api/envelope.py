@@ -58,7 +58,8 @@ class ErrorEnvelope(BaseModel):
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, each the ErrorEnvelope."""
-    what = {400: "bad request", 401: "missing or invalid credentials",
+    what = {400: "malformed request (a body that is not text, ...)",
+            401: "missing or invalid credentials",
             404: "unknown (or another team's)", 413: "body or event too large",
             422: "invalid field (named in the message and details)",
             429: "rate limited (Retry-After says when to come back)",
@@ -68,7 +69,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # What any authenticated endpoint may answer besides its own success.
-COMMON_ERRORS = errors(401, 422, 429, 503)
+COMMON_ERRORS = errors(400, 401, 422, 429, 503)
 
 
 def new_request_id() -> str:

@@ -27,7 +27,7 @@ import asyncpg
 
 from agents.patterns.learning import stats_key
 from agents.sinks.postgres import ab_test_id, write_submission
-from api.store import Admission, ExperimentRef, StoreUnavailable, User
+from api.store import Admission, ExperimentRef, StoreRejected, StoreUnavailable, User
 from schemas.events import PromptSubmitted
 
 USER_COLUMNS = "u.id, u.email, u.name, u.team_id, u.role, u.rate_limit_per_minute"
@@ -120,6 +120,9 @@ class PostgresStore:
         try:
             async with pool.acquire(timeout=self._timeout_s) as conn:
                 yield conn
+        except asyncpg.DataError as err:
+            raise StoreRejected(f"the database cannot store a value of this request: {err}"
+                                ) from err
         except (asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError,
                 asyncpg.UndefinedColumnError) as err:
             raise StoreUnavailable(f"PostgreSQL not migrated (`promptopt db migrate`): {err}"

@@ -22,6 +22,12 @@ class StoreUnavailable(Exception):
     """The database cannot be reached (or is not migrated); the API answers 503."""
 
 
+class StoreRejected(ValueError):
+    """The database refused a value (an encoding or range error in the data): no retry can
+    help, so the API answers 422. Validation should have caught it first; this is the
+    backstop that keeps such a value from being a 500 or a 503."""
+
+
 @dataclass(frozen=True)
 class User:
     id: str

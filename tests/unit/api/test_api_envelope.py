@@ -151,3 +151,15 @@ def test_oversized_body_without_a_length_is_refused_as_it_arrives(make_api):
                                headers={**api.auth(), "Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.json()["error"]["details"] == {"max_bytes": 1000}
+
+
+def test_a_value_the_database_refuses_is_a_422_without_retry_after(api):
+    from api.store import StoreRejected
+
+    async def refuse(*_args):
+        raise StoreRejected("the database cannot store a value of this request: 0x00")
+
+    api.store.experiment = refuse
+    response = api.client.post("/api/v1/test/exp-1/stop", headers=api.auth())
+    assert response.status_code == 422 and "retry-after" not in response.headers
+    assert "cannot store" in response.json()["error"]["message"]
