@@ -303,13 +303,13 @@ async def broker(stub_100: Stub, stub_1s: Stub, n: int, workers: int = 2) -> dic
     from aiokafka import AIOKafkaConsumer
 
     from promptopt.settings import get_settings
-    from topics.admin import create_topics
+    from topics.admin import ensure_topics
     from topics.catalogue import TRIAL_COMPLETED, VARIATION_GENERATED
     from topics.client import PromptOptClient
     from topics.codec import decode
 
     bootstrap = get_settings().kafka_bootstrap
-    await create_topics(bootstrap)
+    await ensure_topics(bootstrap)
     group = f"promptopt-bench-{uuid.uuid4().hex[:8]}"
     await start_group_at_end(bootstrap, group)
     base_port = free_port()
@@ -348,11 +348,12 @@ async def broker(stub_100: Stub, stub_1s: Stub, n: int, workers: int = 2) -> dic
                     for records in batch.values():
                         for record in records:
                             completed = decode(TRIAL_COMPLETED, record.value).trial
-                            seen = done.setdefault(completed.experiment_id, {})
-                            if completed.trial_id in seen:
-                                duplicates[completed.experiment_id] += 1
+                            trial = completed.trial
+                            seen = done.setdefault(trial.experiment_id, {})
+                            if trial.trial_id in seen:
+                                duplicates[trial.experiment_id] += 1
                             else:
-                                seen[completed.trial_id] = time.perf_counter()
+                                seen[trial.trial_id] = time.perf_counter()
                 if len(times) < trials:
                     raise RuntimeError(f"{tag}: {len(times)} of {trials} trials in {timeout} s")
                 wall = max(times.values()) - started

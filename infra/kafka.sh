@@ -63,7 +63,9 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$DATA
 num.partitions=4
 default.replication.factor=1
-auto.create.topics.enable=true
+# Topics come from the catalogue (promptopt topics create, and every worker at start), never
+# from a client that touches a name first and gets the broker's defaults.
+auto.create.topics.enable=false
 delete.topic.enable=true
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=10

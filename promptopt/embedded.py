@@ -128,7 +128,7 @@ async def run_experiment(
                         DEAD_LETTER)],
         )
         await stack.enter_async_context(runtime)
-        learned = runtime.shared(PATTERN_STATS)
+        learned = runtime.table(PATTERN_STATS)
         if pattern_stats is not None and pattern_stats.exists():
             learned.update(json.loads(pattern_stats.read_text()))
         await runtime.publish(PROMPT_SUBMITTED,

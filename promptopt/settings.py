@@ -32,6 +32,22 @@ class Settings(BaseSettings):
     faust_partitions: int = 4
     faust_data_dir: str = ".infra/faust-data"
 
+    # The runtimes (agents/runtime): backoff for failures a retry can cure (a service not
+    # open yet, a database or broker down, a timeout); None retries until the worker stops.
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 30.0
+    retry_give_up_s: float | None = None
+    # Sinks write batches of up to sink_batch events, waiting at most sink_within_s.
+    sink_batch: int = 200
+    sink_within_s: float = 0.5
+    # /health: a partition with lag where a consumer finished nothing for this long makes
+    # the worker unhealthy (an orchestrator then restarts it).
+    health_stall_s: float = 120.0
+
+    # Logging for every process: level, and "text" or "json" (one object per line).
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
     metrics_port: int = 0  # 0: no standalone /metrics server (the Faust web serves it)
 
     # Models named "sim/<name>" are served by the LLM simulator at this address.

@@ -262,14 +262,26 @@ class PatternOutcomeRecorded(Owned):
 
 
 class DeadLetter(Event):
+    """An event that could not be handled, with where it came from and why.
+
+    The raw value is kept up to a bound, so that the record itself always fits on the
+    topic: `raw_size` and `raw_sha256` describe the whole original, `raw_truncated` says
+    whether `raw_value` is all of it. `raw_value_b64` is set only when the bytes are not
+    valid UTF-8 (then it, not raw_value, is exact).
+    """
+
     source_topic: str
     partition: int | None = None
     offset: int | None = None
     key: str | None = None
-    raw_value: str = Field(description="the raw bytes, decoded as UTF-8 with replacement")
+    raw_value: str = Field(description="the raw bytes (up to a bound), decoded as UTF-8 "
+                                       "with replacement")
     raw_value_b64: str = ""
+    raw_size: int = Field(default=0, ge=0, description="bytes in the original value")
+    raw_sha256: str = ""
+    raw_truncated: bool = False
     reason: str
-    agent: str = ""
+    agent: str = Field(default="", description="the step or sink that gave up on it")
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

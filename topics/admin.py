@@ -1,30 +1,125 @@
-"""Create every catalogued topic with its partitions and config; safe to run again."""
+"""Create every catalogued topic, or verify an existing one against the catalogue.
+
+Run by every worker before it starts and by `promptopt topics create`; safe to run again
+and from several processes at once. A topic that exists but differs from the catalogue (it
+was created by hand, or by a client before the workers, with the broker's defaults) is
+fixed where Kafka allows it:
+- too few partitions: partitions are added (keys then map to new partitions; fine before
+  the topic holds data, which is when this usually happens);
+- a config the catalogue owns (cleanup.policy, retention.ms, ...) differs: it is altered,
+  keeping the topic's other dynamic configs.
+Kafka cannot take partitions away, so a topic with more partitions than the catalogue
+raises TopicMismatch with what to do; the worker stops with that message.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
+from dataclasses import dataclass, field
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from topics.catalogue import TOPICS, Topic
 
+log = logging.getLogger("promptopt.topics")
 
-async def create_topics(bootstrap: str, topics: tuple[Topic, ...] = TOPICS) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
+DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
+
+
+class TopicMismatch(RuntimeError):
+    """An existing topic differs from the catalogue in a way Kafka cannot fix in place."""
+
+
+@dataclass
+class TopicsReport:
+    created: list[str] = field(default_factory=list)
+    partitions_added: dict[str, tuple[int, int]] = field(default_factory=dict)  # from, to
+    configs_fixed: dict[str, dict[str, tuple[str | None, str]]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"created": self.created,
+                "partitions_added": {k: list(v) for k, v in self.partitions_added.items()},
+                "configs_fixed": {k: {c: list(v) for c, v in d.items()}
+                                  for k, d in self.configs_fixed.items()}}
+
+
+async def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = TOPICS) -> TopicsReport:
+    """Create missing topics and fix the ones that differ; see the module docstring."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
     try:
+        report = TopicsReport()
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
         if missing:
-            # Another worker may create them between our list and create: that is fine.
+            # Another worker may create them between our list and create: that is fine,
+            # and the verification below then checks what it made.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([
                     NewTopic(t.name, num_partitions=t.partitions, replication_factor=1,
                              topic_configs=t.config())
                     for t in missing
                 ])
-        return [t.name for t in missing]
+            report.created = [t.name for t in missing]
+        present = [t for t in topics if t.name in existing]
+        if present:
+            await _verify_partitions(admin, present, report)
+            await _verify_configs(admin, present, report)
+        for name, (old, new) in report.partitions_added.items():
+            log.warning("topic %s had %d partitions, the catalogue says %d: added", name,
+                        old, new)
+        for name, fixed in report.configs_fixed.items():
+            log.warning("topic %s configs fixed to the catalogue's: %s", name, fixed)
+        return report
     finally:
         await admin.close()
+
+
+async def _verify_partitions(admin: AIOKafkaAdminClient, topics: list[Topic],
+                             report: TopicsReport) -> None:
+    described = {d["topic"]: len(d["partitions"])
+                 for d in await admin.describe_topics([t.name for t in topics])}
+    too_many = [(t, described[t.name]) for t in topics if described[t.name] > t.partitions]
+    if too_many:
+        details = "; ".join(f"{t.name} has {n} partitions, the catalogue {t.partitions}"
+                            for t, n in too_many)
+        raise TopicMismatch(
+            f"{details}. Kafka cannot remove partitions, and keyed state needs the "
+            "catalogue's count. Delete the topic (kafka-topics.sh --delete --topic NAME; "
+            "its events are lost) and start the worker again, which creates it, or change "
+            "the catalogue in topics/catalogue.py to match.")
+    grow = {t.name: NewPartitions(total_count=t.partitions)
+            for t in topics if described[t.name] < t.partitions}
+    if grow:
+        await admin.create_partitions(grow)
+        report.partitions_added = {name: (described[name], p.total_count)
+                                   for name, p in grow.items()}
+
+
+async def _verify_configs(admin: AIOKafkaAdminClient, topics: list[Topic],
+                          report: TopicsReport) -> None:
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in topics])
+    current: dict[str, dict[str, tuple[str | None, int]]] = {}
+    for response in responses:
+        for resource in response.resources:
+            _, _, _, name, entries = resource
+            current[name] = {e[0]: (e[1], e[4]) for e in entries}
+    to_alter = []
+    for t in topics:
+        have = current.get(t.name, {})
+        wrong = {k: (have.get(k, (None, 0))[0], v) for k, v in t.config().items()
+                 if have.get(k, (None, 0))[0] != v}
+        if not wrong:
+            continue
+        # AlterConfigs replaces every dynamic config of the topic: keep the others.
+        keep = {k: v for k, (v, source) in have.items()
+                if source == DYNAMIC_TOPIC_CONFIG and v is not None}
+        to_alter.append(ConfigResource(ConfigResourceType.TOPIC, t.name,
+                                       configs={**keep, **t.config()}))
+        report.configs_fixed[t.name] = wrong
+    if to_alter:
+        await admin.alter_configs(to_alter)

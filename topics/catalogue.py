@@ -19,6 +19,14 @@ from schemas.events import (
 
 DAY_MS = 24 * 3600 * 1000
 
+# The largest encoded event any topic takes (topics.codec.encode enforces it before every
+# produce). Kafka's limits sit above it with room for the key and the record batch around
+# it: every topic's max.message.bytes is MAX_MESSAGE_BYTES (Kafka's default, stated so that
+# a broker configured otherwise is corrected), and producers keep their default 1 MiB
+# max_request_size.
+MAX_EVENT_BYTES = 1_000_000
+MAX_MESSAGE_BYTES = 1_048_588
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -38,9 +46,11 @@ class Topic:
         return str(value)
 
     def config(self) -> dict[str, str]:
+        """The topic configs the catalogue owns (created and verified by topics.admin)."""
+        limits = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
         if self.compacted:
-            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
-        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000", **limits}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms), **limits}
 
 
 PROMPT_SUBMITTED = Topic(

@@ -1,21 +1,46 @@
-"""Bytes on the wire <-> typed events, and the dead-letter record for what does not parse."""
+"""Bytes on the wire <-> typed events, and the dead-letter record for what does not parse.
+
+Every produce goes through `encode`, which refuses an event larger than the topic takes
+(`EventTooLarge`, a clear error) instead of letting the producer fail later inside a
+worker. A dead-letter record keeps at most DEAD_LETTER_RAW_BYTES of the raw value, so
+it always fits however large the event it describes.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 
 from pydantic import ValidationError
 
 from schemas.events import DeadLetter, Event
-from topics.catalogue import Topic
+from topics.catalogue import MAX_EVENT_BYTES, Topic
+
+# Raw bytes kept in a dead-letter record. JSON may escape each byte of text as six
+# (\u0000), so the record stays far below MAX_EVENT_BYTES whatever the bytes are.
+DEAD_LETTER_RAW_BYTES = 32 * 1024
+REASON_CHARS = 2000
 
 
 class DecodeError(ValueError):
     """The raw value is not a valid event for its topic; str(err) is the reason."""
 
 
-def encode(event: Event) -> bytes:
-    return event.model_dump_json().encode()
+class EventTooLarge(ValueError):
+    """An encoded event is larger than its topic accepts; str(err) says by how much."""
+
+    def __init__(self, event: Event, size: int, limit: int) -> None:
+        super().__init__(f"{type(event).__name__} is {size} bytes encoded, over the "
+                         f"{limit}-byte limit of a topic event")
+        self.size = size
+        self.limit = limit
+
+
+def encode(event: Event, limit: int = MAX_EVENT_BYTES) -> bytes:
+    data = event.model_dump_json().encode()
+    if len(data) > limit:
+        raise EventTooLarge(event, len(data), limit)
+    return data
 
 
 def decode(topic: Topic, raw: bytes | str | None) -> Event:
@@ -41,15 +66,26 @@ def dead_letter(
     key: bytes | str | None = None,
     agent: str = "",
 ) -> DeadLetter:
-    data = raw.encode() if isinstance(raw, str) else (raw or b"")
+    data = raw.encode(errors="surrogateescape") if isinstance(raw, str) else (raw or b"")
+    kept = data[:DEAD_LETTER_RAW_BYTES]
+    try:
+        kept.decode()
+        exact_b64 = ""
+    except UnicodeDecodeError as err:
+        # A cut through a multi-byte character is still text; anything else is binary.
+        exact_b64 = "" if err.start >= len(kept) - 3 and err.reason == "unexpected end of data" \
+            else base64.b64encode(kept).decode()
     key_text = key.decode(errors="replace") if isinstance(key, bytes) else key
     return DeadLetter(
         source_topic=topic.name,
         partition=partition,
         offset=offset,
-        key=key_text,
-        raw_value=data.decode(errors="replace"),
-        raw_value_b64=base64.b64encode(data).decode(),
-        reason=reason[:2000],
+        key=key_text[:1000] if key_text is not None else None,
+        raw_value=kept.decode(errors="replace"),
+        raw_value_b64=exact_b64,
+        raw_size=len(data),
+        raw_sha256=hashlib.sha256(data).hexdigest(),
+        raw_truncated=len(kept) < len(data),
+        reason=reason[:REASON_CHARS],
         agent=agent,
     )

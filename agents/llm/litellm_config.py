@@ -21,4 +21,9 @@ def load_litellm() -> ModuleType:
     import litellm
 
     litellm.suppress_debug_info = True
+    # litellm attached its own handlers at import: hand its loggers to the process's one
+    # configuration (promptopt/logging_config.py says why).
+    from promptopt.logging_config import adopt_library_loggers
+
+    adopt_library_loggers()
     return litellm

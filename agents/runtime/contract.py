@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from schemas.events import Event
@@ -44,6 +45,14 @@ class StepContext:
     services: Any = None
 
 
+# What StepContext.services holds until the agent's services are open. A handler never sees
+# it: dispatch treats it as "not ready yet", a failure a retry cures.
+SERVICES_NOT_OPEN: Any = type("ServicesNotOpen", (), {"__repr__": lambda self: "<not open>"})()
+
+# The state of a step that declares no table: reading finds nothing, writing is an error
+# (state that no runtime persists or partitions would differ between the runtimes).
+NO_STATE: Any = MappingProxyType({})
+
 Handler = Callable[[Any, StepContext], Awaitable[Sequence[Emit]]]
 
 
@@ -72,7 +81,3 @@ class Agent:
     steps: tuple[Step, ...]
     open_services: Callable[[Any], Awaitable[Any]] | None = None
     close_services: Callable[[Any], Awaitable[None]] | None = None
-
-
-class StepFailed(Exception):
-    """A handler could not process an event; the runtime dead-letters it with this reason."""

@@ -1,37 +1,55 @@
 """The Kafka runtime: every step as a Faust agent, every sink as a batching Faust agent.
 
-Messages stay raw bytes until a step decodes them with the shared codec, so a bad event is
-dead-lettered with its partition and offset instead of failing inside Faust's
-deserialiser. Step state lives in Faust tables (changelog-backed; a restarted worker
-recovers it), shared state in global tables every worker replicates.
+Messages stay raw bytes until `dispatch` decodes them with the shared codec (the same
+function the local runtime calls), so a bad event is dead-lettered with its partition and
+offset instead of failing inside Faust's deserialiser.
 
-Failure story: a handler exception or an undecodable value -> dead-letter, the stream
-goes on. A sink write that fails (database down) is retried with backoff and the batch is
-not acknowledged until it lands, so nothing is lost; sinks are idempotent, so the retry
-and any redelivery after a crash are harmless.
+State: a step's `state_table` is a Faust table partitioned like the consumed topic (steps
+naming the same table must consume topics of one partition count and key, so the table is
+co-partitioned with both); `shared_table` is a global table every worker replicates.
+
+Failure story:
+- Start-up: no agent takes an event before every agent's services and every sink are
+  open (the gate); opening is retried while a dependency is down.
+- A retriable failure (failures.py) is retried inside dispatch or the sink writer; the
+  event is not acknowledged meanwhile, so its offset is not committed.
+- A bad event is dead-lettered and acknowledged; the stream goes on.
+- Events are acknowledged by hand, only once handled or written: Faust's automatic acks
+  would also ack the event in flight when a stream is closed at shutdown, and the commit
+  that follows would skip it. At shutdown the worker commits what was acknowledged and
+  stops at once (stream_wait_empty off), even while a sink waits for its database.
+- kill -9: nothing unacknowledged was committed; the group re-delivers it, and handlers and
+  sinks are idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents.runtime import metrics
-from agents.runtime.contract import Agent, Step, StepContext
+from agents.runtime.contract import NO_STATE, SERVICES_NOT_OPEN, Agent, Step, StepContext
+from agents.runtime.dispatch import Delivery, Outgoing, dispatch
+from agents.runtime.failures import RetryPolicy, call_with_retries
+from agents.runtime.progress import Progress
+from agents.runtime.sink_writer import write_batch
 from agents.sinks.contract import Sink
 from promptopt.settings import Settings
-from topics.catalogue import DEAD_LETTER, PROMPT_SUBMITTED, TOPICS, Topic
-from topics.codec import DecodeError, dead_letter, decode, encode
+from topics.catalogue import BY_NAME, TOPICS, Topic
 
 log = logging.getLogger("promptopt.faust")
 
-SINK_BATCH = 200
-SINK_WITHIN_S = 0.5
+HEALTH_CACHE_S = 2.0
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.retry_initial_s, settings.retry_max_s, settings.retry_give_up_s)
 
 
 class SharedGlobalTable(faust.GlobalTable):
@@ -65,10 +83,13 @@ def build_app(
         datadir=settings.faust_data_dir,
         topic_partitions=settings.faust_partitions,
         topic_replication_factor=1,
+        # Faust creates only its internal topics (changelogs, the assignor's); the
+        # catalogue's are created and verified before the worker starts (topics.admin).
         broker_session_timeout=settings.faust_session_timeout_s,
         broker_heartbeat_interval=settings.faust_heartbeat_interval_s,
         broker_rebalance_timeout=max(10.0, settings.faust_session_timeout_s * 2),
         stream_recovery_delay=0.5,
+        stream_wait_empty=False,
         consumer_auto_offset_reset="earliest",
         web_port=settings.faust_web_port,
         web_host=settings.faust_web_host,
@@ -77,132 +98,219 @@ def build_app(
         GlobalTable=type("SharedGlobalTable", (SharedGlobalTable,),
                          {"shared_id": settings.faust_shared_id or settings.faust_app_id}),
     )
-    kafka_topics = {
-        t.name: app.topic(t.name, key_type=bytes, value_type=bytes, partitions=t.partitions,
-                          key_serializer="raw", value_serializer="raw")
-        for t in TOPICS
-    }
-    services: dict[str, Any] = {}
-    tables: dict[str, Any] = {}
-
-    json_schema = faust.Schema(key_serializer="json", value_serializer="json")
-
-    def table(name: str, partitions: int, *, global_: bool) -> Any:
-        if name not in tables:
-            if global_:
-                # Written from streams of any partition count, read everywhere: one
-                # changelog partition, chosen by key rather than by the current event.
-                tables[name] = app.GlobalTable(name, default=None, partitions=1,
-                                               use_partitioner=True, schema=json_schema)
-            else:
-                # Co-partitioned with the consumed topic: its key is the state's key.
-                tables[name] = app.Table(name, default=None, partitions=partitions,
-                                         schema=json_schema)
-        return tables[name]
-
-    for agent in agents:
-        for step in agent.steps:
-            if steps is not None and step.name not in steps:
-                continue
-            ctx = StepContext(
-                state=table(step.state_table, step.consumes.partitions, global_=False)
-                if step.state_table else {},
-                shared=table(step.shared_table, step.consumes.partitions, global_=True)
-                if step.shared_table else {},
-            )
-            _add_step(app, kafka_topics, agent, step, ctx, services)
-
+    runtime = _FaustRuntime(app, settings, retry_policy(settings))
+    selected = [(agent, step) for agent in agents for step in agent.steps
+                if steps is None or step.name in steps]
+    for agent, step in selected:
+        runtime.add_step(agent, step)
     for sink in sinks:
         for topic in sink.topics:
-            _add_sink(app, kafka_topics, sink, topic)
-
-    @app.service
-    class Lifecycle(faust.Service):  # opens services and sinks before the agents run
-        async def on_start(self) -> None:
-            for agent in agents:
-                if agent.open_services and agent.name not in services:
-                    services[agent.name] = await agent.open_services(settings)
-            for sink in sinks:
-                await sink.open()
-
-        async def on_stop(self) -> None:
-            for agent in agents:
-                if agent.close_services and services.get(agent.name) is not None:
-                    await agent.close_services(services.pop(agent.name))
-            for sink in sinks:
-                await sink.close()
-
-    @app.page("/metrics")
-    async def prometheus(web: Any, request: Any) -> Any:
-        # aiohttp refuses a charset inside content_type, which CONTENT_TYPE_LATEST has.
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
-
+            runtime.add_sink(sink, topic)
+    runtime.add_lifecycle([agent for agent in agents
+                           if any(a is agent for a, _ in selected)], sinks)
+    runtime.add_pages()
     return app
 
 
-def _add_step(app, kafka_topics, agent: Agent, step: Step, ctx: StepContext, services) -> None:
-    source: Topic = step.consumes
-    dead = kafka_topics[DEAD_LETTER.name]
+class _FaustRuntime:
+    def __init__(self, app: faust.App, settings: Settings, policy: RetryPolicy) -> None:
+        self.app = app
+        self.settings = settings
+        self.policy = policy
+        self.gate = asyncio.Event()  # set once every service and sink is open
+        self.progress = Progress(stall_s=settings.health_stall_s)
+        self.started = time.monotonic()
+        self.consumers: dict[str, list[str]] = defaultdict(list)  # topic -> consumer names
+        self.contexts: dict[str, list[StepContext]] = defaultdict(list)  # agent -> contexts
+        self.services: dict[str, Any] = {}
+        self._tables: dict[str, tuple[Any, int]] = {}
+        self._topics = {
+            t.name: app.topic(t.name, key_type=bytes, value_type=bytes, partitions=t.partitions,
+                              key_serializer="raw", value_serializer="raw")
+            for t in TOPICS
+        }
+        self._health: tuple[float, dict[str, Any]] | None = None
+        self._json = faust.Schema(key_serializer="json", value_serializer="json")
 
-    async def process(stream: Any) -> None:
-        async for message in stream.events():
-            msg = message.message
-            ctx.services = services.get(agent.name)
+    # -- state ---------------------------------------------------------------------------
+
+    def table(self, name: str, source: Topic) -> Any:
+        """The partitioned table `name`, co-partitioned with `source`."""
+        if name in self._tables:
+            table, partitions = self._tables[name]
+            if partitions != source.partitions:
+                raise ValueError(f"table {name!r} is shared by steps consuming topics of "
+                                 f"{partitions} and {source.partitions} partitions; a "
+                                 "partitioned table needs one partition count")
+            return table
+        table = self.app.Table(name, default=None, partitions=source.partitions,
+                               schema=self._json)
+        self._tables[name] = (table, source.partitions)
+        return table
+
+    def global_table(self, name: str) -> Any:
+        if name not in self._tables:
+            # Written from streams of any partition count, read everywhere: one changelog
+            # partition, chosen by key rather than by the current event.
+            table = self.app.GlobalTable(name, default=None, partitions=1,
+                                         use_partitioner=True, schema=self._json)
+            self._tables[name] = (table, 1)
+        return self._tables[name][0]
+
+    # -- agents --------------------------------------------------------------------------
+
+    async def send(self, item: Outgoing) -> None:
+        await self._topics[item.topic.name].send(key=item.key, value=item.value)
+
+    def add_step(self, agent: Agent, step: Step) -> None:
+        source = step.consumes
+        ctx = StepContext(
+            state=self.table(step.state_table, source) if step.state_table else NO_STATE,
+            shared=self.global_table(step.shared_table) if step.shared_table else NO_STATE,
+            services=SERVICES_NOT_OPEN if agent.open_services else None,
+        )
+        self.contexts[agent.name].append(ctx)
+        self.consumers[source.name].append(step.name)
+
+        async def process(stream: Any) -> None:
+            await self.gate.wait()
+            manual = stream.noack()
+            async for event in manual.events():
+                msg = event.message
+                delivery = Delivery(source, msg.value, msg.key, msg.partition, msg.offset)
+                for item in await dispatch(step, delivery, ctx, self.policy):
+                    await self.send(item)
+                await manual.ack(event)
+                self.progress.done(step.name, source.name, msg.partition, msg.offset)
+
+        self.app.agent(self._topics[source.name], name=step.name,
+                       concurrency=max(1, step.concurrency))(process)
+
+    def add_sink(self, sink: Sink, topic: Topic) -> None:
+        name = f"{sink.name}.{topic.name}"  # its own consumer: reads every event of the topic
+        self.consumers[topic.name].append(name)
+        batch_size, within = self.settings.sink_batch, self.settings.sink_within_s
+
+        async def write_loop(queue: asyncio.Queue[Any], manual: Any) -> None:
+            loop = asyncio.get_running_loop()
+            while True:
+                batch = [await queue.get()]
+                deadline = loop.time() + within
+                while len(batch) < batch_size:
+                    try:
+                        batch.append(await asyncio.wait_for(queue.get(),
+                                                            max(0.0, deadline - loop.time())))
+                    except TimeoutError:
+                        break
+                deliveries = [Delivery(topic, e.message.value, e.message.key,
+                                       e.message.partition, e.message.offset) for e in batch]
+                for item in await write_batch(sink, topic, deliveries, self.policy):
+                    await self.send(item)
+                for event in batch:  # only now: a batch still being written is not acked
+                    await manual.ack(event)
+                    self.progress.done(name, topic.name, event.message.partition,
+                                       event.message.offset)
+
+        async def process(stream: Any) -> None:
+            await self.gate.wait()
+            manual = stream.noack()
+            queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=batch_size)
+            writer = asyncio.create_task(write_loop(queue, manual), name=name)
             try:
-                event = decode(source, msg.value)
-            except DecodeError as err:
-                await _send_dead(dead, source, msg, str(err), step.name)
-                continue
-            if source is PROMPT_SUBMITTED:
-                metrics.observe(source, event)  # published outside the fleet: count on entry
-            try:
-                emits = await step.handle(event, ctx)
-            except Exception as err:  # never let one event kill the worker
-                log.exception("%s failed on %s[%s]@%s", step.name, msg.topic, msg.partition,
-                              msg.offset)
-                await _send_dead(dead, source, msg, f"{step.name} failed: {err!r}", step.name)
-                continue
-            metrics.STEP_EVENTS.labels(step=step.name, outcome="ok").inc()
-            for emit in emits:
-                await kafka_topics[emit.topic.name].send(
-                    key=emit.key.encode(), value=encode(emit.event))
-                metrics.observe(emit.topic, emit.event)
+                async for event in manual.events():
+                    put = asyncio.ensure_future(queue.put(event))
+                    done, _ = await asyncio.wait({put, writer},
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if writer in done:
+                        put.cancel()
+                        writer.result()  # a bug in the writer: let Faust see it
+            finally:
+                writer.cancel()
 
-    app.agent(kafka_topics[source.name], name=step.name,
-              concurrency=max(1, step.concurrency))(process)
+        self.app.agent(self._topics[topic.name], name=name)(process)
 
+    # -- lifecycle -----------------------------------------------------------------------
 
-async def _send_dead(dead, source: Topic, msg: Any, reason: str, step_name: str) -> None:
-    metrics.STEP_EVENTS.labels(step=step_name, outcome="dead-letter").inc()
-    record = dead_letter(source, msg.value, reason, partition=msg.partition, offset=msg.offset,
-                         key=msg.key, agent=step_name)
-    metrics.observe(DEAD_LETTER, record)
-    await dead.send(key=source.name.encode(), value=encode(record))
+    def add_lifecycle(self, agents: Sequence[Agent], sinks: Sequence[Sink]) -> None:
+        runtime = self
 
+        async def open_all() -> None:
+            for agent in agents:
+                if agent.open_services is None or agent.name in runtime.services:
+                    continue
+                services = await call_with_retries(
+                    lambda a=agent: a.open_services(runtime.settings), runtime.policy,
+                    f"opening {agent.name} services")
+                runtime.services[agent.name] = services
+                for ctx in runtime.contexts[agent.name]:
+                    ctx.services = services
+            for sink in sinks:
+                await call_with_retries(sink.open, runtime.policy, f"opening {sink.name}")
+            runtime.gate.set()
+            log.info("services and sinks open: consuming")
 
-def _add_sink(app, kafka_topics, sink: Sink, topic: Topic) -> None:
-    async def process(stream: Any) -> None:
-        async for batch in stream.take(SINK_BATCH, within=SINK_WITHIN_S):
-            events = []
-            for raw in batch:
-                try:
-                    events.append(decode(topic, raw))
-                except DecodeError:
-                    continue  # the topic's consuming step dead-letters it
-            await _write_until_it_lands(sink, topic, events)
+        @self.app.service
+        class Lifecycle(faust.Service):
+            async def on_start(self) -> None:
+                # In the background: the worker joins its group meanwhile, and its agents
+                # wait at the gate, so a dependency that is down delays, never races.
+                self.add_future(open_all())
 
-    # A sink gets its own consumer name so it reads every event independently of the steps.
-    app.agent(kafka_topics[topic.name], name=f"{sink.name}.{topic.name}")(process)
+            async def on_stop(self) -> None:
+                for agent in agents:
+                    if agent.close_services and runtime.services.get(agent.name) is not None:
+                        await agent.close_services(runtime.services.pop(agent.name))
+                for sink in sinks:
+                    try:
+                        await sink.close()
+                    except Exception:
+                        log.exception("closing %s", sink.name)
 
+        @self.app.timer(max(1.0, self.settings.health_stall_s / 4))
+        async def watch_progress() -> None:
+            # Keeps the stall clocks honest between /health calls, and says so in the log.
+            report = await runtime.health()
+            for p in report["stalled"]:
+                log.warning("stalled: %s on %s[%d], lag %d, nothing finished for %.0fs",
+                            p["consumer"], p["topic"], p["partition"], p["lag"], p["idle_s"])
 
-async def _write_until_it_lands(sink: Sink, topic: Topic, events: list) -> None:
-    delay = 0.5
-    while True:
-        try:
-            await sink.write(topic, events)
-            return
-        except Exception:
-            log.exception("%s could not write %d %s events; retrying in %.1fs",
-                          sink.name, len(events), topic.name, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+    # -- web -----------------------------------------------------------------------------
+
+    async def health(self) -> dict[str, Any]:
+        now = time.monotonic()
+        if self._health is not None and now - self._health[0] < HEALTH_CACHE_S:
+            return self._health[1]
+        consumer = self.app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic in BY_NAME]
+        ends = await consumer.highwaters(*assigned) if assigned else {}
+        report = self.progress.report(
+            self.consumers,
+            [(tp.topic, tp.partition) for tp in assigned],
+            {(tp.topic, tp.partition): end for tp, end in ends.items()},
+            {(tp.topic, tp.partition): consumer._committed_offset.get(tp) for tp in assigned},
+        )
+        stalled = [p.__dict__ for p in report if p.stalled]
+        body = {
+            # Opening may wait for a dependency, but not longer than a stall would.
+            "healthy": self.gate.is_set() or now - self.started < self.settings.health_stall_s,
+            "ready": self.gate.is_set(),
+            "stall_s": self.settings.health_stall_s,
+            "stalled": stalled,
+            "partitions": [p.__dict__ for p in report],
+        }
+        body["healthy"] = body["healthy"] and not stalled
+        self._health = (now, body)
+        return body
+
+    def add_pages(self) -> None:
+        runtime = self
+
+        @self.app.page("/metrics")
+        async def prometheus(web: Any, request: Any) -> Any:
+            # aiohttp refuses a charset inside content_type, which CONTENT_TYPE_LATEST has.
+            return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        @self.app.page("/health")
+        async def health(web: Any, request: Any) -> Any:
+            body = await runtime.health()
+            return web.json(body, status=200 if body["healthy"] else 503)

@@ -1,14 +1,19 @@
-"""The embedded runtime: every step in one process over asyncio queues, no servers.
+"""The embedded runtime: every step and sink in one process over asyncio queues, no servers.
 
-Each step gets its own queue (as each Faust agent has its own consumer group), so every
-consumer of a topic sees every event. Events cross queues as bytes through the same codec
-as on Kafka, so a handler sees exactly what it would see in production, and anything that
-fails to decode goes to dead-letter the same way.
+Each step and each sink gets its own queue (as each Faust agent has its own stream), so
+every consumer of a topic sees every event. Events cross queues as bytes through the same
+codec as on Kafka and are handled by the same `dispatch` as in the Faust runtime, so a
+handler sees exactly what it would see in production and fails the same way.
+
+State follows the Faust runtime: a step's `state_table` names a table (steps naming the
+same table share it; on Kafka it is partitioned like the consumed topic), `shared_table`
+a global table; a step that declares no table gets none (writing to it is an error).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import zlib
 from collections import defaultdict
@@ -16,11 +21,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.runtime import metrics
-from agents.runtime.contract import Agent, Step, StepContext
+from agents.runtime.contract import NO_STATE, Agent, Step, StepContext
+from agents.runtime.dispatch import Delivery, Outgoing, dispatch, outgoing
+from agents.runtime.failures import RetryPolicy, call_with_retries
+from agents.runtime.sink_writer import write_batch
+from agents.sinks.contract import Sink
 from schemas.events import Event
-from topics.catalogue import DEAD_LETTER, Topic
-from topics.codec import DecodeError, dead_letter, decode, encode
+from topics.catalogue import Topic
+from topics.codec import DecodeError, decode
 
 log = logging.getLogger("promptopt.local")
 
@@ -28,40 +36,40 @@ Observer = Callable[[Topic, Event], Awaitable[None] | None]
 
 
 @dataclass
-class _Message:
-    topic: Topic
-    key: str
-    value: bytes
-    partition: int
-    offset: int
+class _Consumer:
+    """A step or a sink with its queue and worker tasks."""
 
-
-@dataclass
-class _StepRunner:
-    step: Step
-    ctx: StepContext
-    queue: asyncio.Queue[_Message] = field(default_factory=asyncio.Queue)
+    name: str
+    queue: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    step: Step | None = None
+    ctx: StepContext | None = None
 
 
 class LocalRuntime:
-    """Run agents in-process. Use as `async with LocalRuntime(agents) as rt:`."""
+    """Run agents (and sinks) in-process. Use as `async with LocalRuntime(agents) as rt:`."""
 
     def __init__(
         self,
         agents: Sequence[Agent],
         settings: Any = None,
         *,
+        sinks: Sequence[Sink] = (),
         observers: Sequence[tuple[Topic, Observer]] = (),
+        retry: RetryPolicy = RetryPolicy(),
+        sink_batch: int = 200,
     ) -> None:
         self._agents = list(agents)
+        self._sinks = list(sinks)
         self._settings = settings
+        self._retry = retry
+        self._sink_batch = sink_batch
         self._observers: dict[str, list[Observer]] = defaultdict(list)
         for topic, observer in observers:
             self._observers[topic.name].append(observer)
-        self._runners: dict[str, list[_StepRunner]] = defaultdict(list)
+        self._consumers: dict[str, list[_Consumer]] = defaultdict(list)
         self._services: dict[str, Any] = {}
-        self._shared: dict[str, dict[str, Any]] = defaultdict(dict)
+        self._tables: dict[str, dict[str, Any]] = defaultdict(dict)
         self._offsets: dict[tuple[str, int], int] = defaultdict(int)
         self._pending = 0
         self._idle = asyncio.Event()
@@ -79,105 +87,119 @@ class LocalRuntime:
         await self.close()
 
     async def start(self) -> None:
+        """Open every agent's services and every sink, then start consuming: no event is
+        handled before what its step needs is open."""
         for agent in self._agents:
-            services = await agent.open_services(self._settings) if agent.open_services else None
-            self._services[agent.name] = services
+            if agent.open_services is not None:
+                self._services[agent.name] = await call_with_retries(
+                    lambda a=agent: a.open_services(self._settings), self._retry,
+                    f"opening {agent.name} services")
+        for sink in self._sinks:
+            await call_with_retries(sink.open, self._retry, f"opening {sink.name}")
+        for agent in self._agents:
+            services = self._services.get(agent.name)
             for step in agent.steps:
-                shared = self._shared[step.shared_table] if step.shared_table else {}
-                ctx = StepContext(state={}, shared=shared, services=services)
-                runner = _StepRunner(step, ctx)
-                runner.tasks = [
-                    asyncio.create_task(self._work(runner), name=f"{step.name}#{i}")
+                ctx = StepContext(
+                    state=self._tables[step.state_table] if step.state_table else NO_STATE,
+                    shared=self._tables[step.shared_table] if step.shared_table else NO_STATE,
+                    services=services,  # open already: start() opened them first
+                )
+                consumer = _Consumer(step.name, step=step, ctx=ctx)
+                consumer.tasks = [
+                    asyncio.create_task(self._run_step(consumer), name=f"{step.name}#{i}")
                     for i in range(max(1, step.concurrency))
                 ]
-                self._runners[step.consumes.name].append(runner)
+                self._consumers[step.consumes.name].append(consumer)
+        for sink in self._sinks:
+            for topic in sink.topics:
+                consumer = _Consumer(f"{sink.name}.{topic.name}")
+                consumer.tasks = [asyncio.create_task(self._run_sink(consumer, sink, topic),
+                                                      name=consumer.name)]
+                self._consumers[topic.name].append(consumer)
 
     async def close(self) -> None:
-        for runners in self._runners.values():
-            for runner in runners:
-                for task in runner.tasks:
+        for consumers in self._consumers.values():
+            for consumer in consumers:
+                for task in consumer.tasks:
                     task.cancel()
-                await asyncio.gather(*runner.tasks, return_exceptions=True)
+                await asyncio.gather(*consumer.tasks, return_exceptions=True)
+        self._consumers.clear()
+        for sink in self._sinks:
+            with contextlib.suppress(Exception):
+                await sink.close()
         for agent in self._agents:
             if agent.close_services and self._services.get(agent.name) is not None:
-                await agent.close_services(self._services[agent.name])
-        self._runners.clear()
+                await agent.close_services(self._services.pop(agent.name))
 
-    def shared(self, table: str) -> dict[str, Any]:
-        return self._shared[table]
+    def table(self, name: str) -> dict[str, Any]:
+        """A state table by name (what steps see as ctx.state or ctx.shared)."""
+        return self._tables[name]
 
     async def publish(self, topic: Topic, event: Event) -> None:
-        await self.publish_raw(topic, topic.key_of(event), encode(event))
+        await self._send(outgoing(topic, event))
 
     async def publish_raw(self, topic: Topic, key: str, value: bytes) -> None:
         """Put bytes on a topic as a producer would; invalid bytes are dead-lettered on read."""
         partition = zlib.crc32(key.encode()) % topic.partitions
         offset = self._offsets[(topic.name, partition)]
         self._offsets[(topic.name, partition)] = offset + 1
-        message = _Message(topic, key, value, partition, offset)
-        await self._notify(message)
-        for runner in self._runners.get(topic.name, ()):
+        delivery = Delivery(topic, value, key, partition, offset)
+        await self._notify(delivery)
+        for consumer in self._consumers.get(topic.name, ()):
             self._pending += 1
             self._idle.clear()
-            runner.queue.put_nowait(message)
+            consumer.queue.put_nowait(delivery)
 
     async def run_until_idle(self, timeout: float | None = None) -> None:
-        """Wait until every queue is drained and no handler is running."""
+        """Wait until every queue is drained and no handler or sink is running."""
         await asyncio.wait_for(self._idle.wait(), timeout)
         if self._errors:
             raise self._errors[0]
 
-    async def _notify(self, message: _Message) -> None:
-        observers = self._observers.get(message.topic.name, ())
+    async def _send(self, item: Outgoing) -> None:
+        await self.publish_raw(item.topic, item.key.decode(), item.value)
+
+    async def _notify(self, delivery: Delivery) -> None:
+        observers = self._observers.get(delivery.topic.name, ())
+        if not observers:
+            return
         try:
-            event = decode(message.topic, message.value)
+            event = decode(delivery.topic, delivery.value)
         except DecodeError:
             return  # observers only see valid events; the consuming steps dead-letter it
-        metrics.observe(message.topic, event)
         for observer in observers:
-            result = observer(message.topic, event)
+            result = observer(delivery.topic, event)
             if asyncio.iscoroutine(result):
                 await result
 
-    async def _work(self, runner: _StepRunner) -> None:
+    async def _run_step(self, consumer: _Consumer) -> None:
+        assert consumer.step is not None and consumer.ctx is not None
         while True:
-            message = await runner.queue.get()
+            delivery = await consumer.queue.get()
             try:
-                await self._process(runner, message)
+                for item in await dispatch(consumer.step, delivery, consumer.ctx, self._retry):
+                    await self._send(item)
             except Exception as err:  # a bug in the runtime itself: surface it to the caller
-                log.exception("runtime error in %s", runner.step.name)
+                log.exception("runtime error in %s", consumer.name)
                 self._errors.append(err)
             finally:
-                self._pending -= 1
-                if self._pending == 0:
-                    self._idle.set()
+                self._done(1)
 
-    async def _process(self, runner: _StepRunner, message: _Message) -> None:
-        step = runner.step
-        try:
-            event = decode(message.topic, message.value)
-        except DecodeError as err:
-            await self._dead_letter(step, message, str(err))
-            return
-        try:
-            emits = await step.handle(event, runner.ctx)
-        except Exception as err:
-            log.exception("%s failed on %s@%s", step.name, message.topic.name, message.offset)
-            await self._dead_letter(step, message, f"{step.name} failed: {err!r}")
-            return
-        metrics.STEP_EVENTS.labels(step=step.name, outcome="ok").inc()
-        for emit in emits:
-            await self.publish(emit.topic, emit.event)
+    async def _run_sink(self, consumer: _Consumer, sink: Sink, topic: Topic) -> None:
+        while True:
+            batch = [await consumer.queue.get()]
+            while len(batch) < self._sink_batch and not consumer.queue.empty():
+                batch.append(consumer.queue.get_nowait())
+            try:
+                for item in await write_batch(sink, topic, batch, self._retry):
+                    await self._send(item)
+            except Exception as err:
+                log.exception("runtime error in %s", consumer.name)
+                self._errors.append(err)
+            finally:
+                self._done(len(batch))
 
-    async def _dead_letter(self, step: Step, message: _Message, reason: str) -> None:
-        metrics.STEP_EVENTS.labels(step=step.name, outcome="dead-letter").inc()
-        record = dead_letter(
-            message.topic,
-            message.value,
-            reason,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            agent=step.name,
-        )
-        await self.publish(DEAD_LETTER, record)
+    def _done(self, n: int) -> None:
+        self._pending -= n
+        if self._pending == 0:
+            self._idle.set()

@@ -36,6 +36,11 @@ TRIAL_LATENCY = Histogram(
 TRIAL_COST = Counter("trial_cost_usd_total", "Money spent on LLM calls", ["model"])
 DEAD_LETTERS = Counter("dead_letters_total", "Events sent to dead-letter", ["source_topic"])
 STEP_EVENTS = Counter("step_events_total", "Events handled per step", ["step", "outcome"])
+STEP_SECONDS = Histogram(
+    "step_seconds", "Time to handle one event, retries included", ["step"],
+    buckets=(0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60),
+)
+SINK_WRITES = Counter("sink_writes_total", "Sink batch writes by outcome", ["sink", "outcome"])
 
 _active: set[tuple[str, int]] = set()
 _submitted_at: dict[str, float] = {}

@@ -1,16 +1,22 @@
 """MongoDB sink (pymongo's async client): one document per trial, the latest analysis per
 experiment round.
 
-Trial documents are keyed `_id = trial_id`, so a redelivered or replayed trial replaces its
-own document instead of adding one. An analysis document is only replaced by a newer `seq`.
+Trial documents are keyed `_id = trial_id` and inserted only if absent: the first
+trial-completed of a trial is the one that stays, whatever comes later (a redelivery, a
+replay whose call was a cache hit at cost 0). The scorer folds the same first event (it
+reads the same partition in the same order and ignores repeated trial ids), so the stored
+documents and the analysis agree on cost. An analysis document is only replaced by a newer
+`seq`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pymongo import AsyncMongoClient, ReplaceOne
+from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from agents.runtime.failures import ServiceNotReady
 
 from schemas.events import AnalysisReady, Event, TrialCompleted
 from topics.catalogue import ANALYSIS_READY, TRIAL_COMPLETED, Topic
@@ -43,19 +49,32 @@ class MongoSink:
 
     @property
     def db(self):
-        assert self._client is not None, "open() the sink first"
+        if self._client is None:
+            raise ServiceNotReady(f"{self.name} is not open")
         return self._client[self._database]
 
     async def write(self, topic: Topic, events: Sequence[Event]) -> None:
         trials = [e for e in events if isinstance(e, TrialCompleted)]
         if trials:
+            await self._insert_trials(trials)
+        for analysis in (e for e in events if isinstance(e, AnalysisReady)):
+            await self._write_analysis(analysis)
+
+    async def _insert_trials(self, trials: list[TrialCompleted]) -> None:
+        try:
             await self.db.trial_results.bulk_write(
-                [ReplaceOne({"_id": t.trial.trial_id}, trial_document(t), upsert=True)
+                [UpdateOne({"_id": t.trial.trial_id},
+                           {"$setOnInsert": _without_id(trial_document(t))}, upsert=True)
                  for t in trials],
                 ordered=False,
             )
-        for analysis in (e for e in events if isinstance(e, AnalysisReady)):
-            await self._write_analysis(analysis)
+        except BulkWriteError as err:
+            # Two upserts of one new id in a batch can race to insert: the loser's
+            # duplicate key means the first copy is stored, which is the point.
+            errors = [e for e in err.details.get("writeErrors", ())
+                      if e.get("code") != DUPLICATE_KEY]
+            if errors or err.details.get("writeConcernErrors"):
+                raise
 
     async def _write_analysis(self, event: AnalysisReady) -> None:
         doc_id = f"{event.experiment_id}#r{event.round}"
@@ -82,3 +101,7 @@ def trial_document(event: TrialCompleted) -> dict:
     doc["test_case_id"] = trial.test_case.id
     doc["variation_id"] = trial.variation.variation_id
     return doc
+
+
+def _without_id(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k != "_id"}  # the upsert takes _id from the filter

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from agents.runtime.failures import ServiceNotReady
 from agents.patterns.learning import outcomes_from_analysis
 from schemas.events import AnalysisReady, Event, Owned, PromptSubmitted, VariationGenerated
 from topics.catalogue import ANALYSIS_READY, PROMPT_SUBMITTED, VARIATION_GENERATED, Topic
@@ -94,7 +95,8 @@ class PostgresSink:
             self._pool = None
 
     async def write(self, topic: Topic, events: Sequence[Event]) -> None:
-        assert self._pool is not None, "open() the sink first"
+        if self._pool is None:
+            raise ServiceNotReady(f"{self.name} is not open")
         async with self._pool.acquire() as conn, conn.transaction():
             for event in events:
                 match event:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from agents.runtime.contract import Emit, StepContext
@@ -18,6 +19,8 @@ from topics.catalogue import TRIAL_COMPLETED, TRIAL_REQUESTED
 
 BUDGET_COST_REASON = "budget: max_cost_usd"
 SENT_PROMPT_MAX_CHARS = 50_000
+
+log = logging.getLogger("promptopt.trials")
 
 
 def stop_key(experiment_id: str, round_: int | None = None) -> str:
@@ -67,6 +70,9 @@ async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
 
     result = await services.llm.complete(trial.model, messages)
     services.spend[trial.experiment_id] += result.cost_usd
+    log.debug("trial %s %s %s/%s %s in %.0f ms, $%.6f%s", trial.trial_id, trial.model.id,
+              trial.experiment_id, trial.variation.variation_id, result.status,
+              result.latency_ms or 0.0, result.cost_usd, " (cached)" if result.cached else "")
     return [
         _completed(
             event,

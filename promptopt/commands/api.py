@@ -51,7 +51,9 @@ def serve(
                if v is not None}
     settings = ApiSettings().model_copy(update=updates)
     core = get_settings()
-    logging.basicConfig(level=log_level.upper())
+    from promptopt.logging_config import configure_logging
+
+    configure_logging(log_level, core.log_format)
     if settings.migrate_on_start:
         asyncio.run(_prepare(core.postgres_dsn, core.kafka_bootstrap))
     if settings.metrics_port:
@@ -63,16 +65,16 @@ def serve(
     print(f"promptopt API on http://{settings.host}:{settings.port}/ "
           f"(public read: {'on' if settings.public_read else 'off'})", file=sys.stderr)
     uvicorn.run(create_app(settings, core=core), host=settings.host, port=settings.port,
-                log_level=log_level.lower())
+                log_level=log_level.lower(), log_config=None)  # our handlers, not uvicorn's
 
 
 async def _prepare(dsn: str, bootstrap: str) -> None:
     """Tables and topics, best effort: the API starts anyway and /ready says what is down."""
     from agents.sinks.migrate import migrate
-    from topics.admin import create_topics
+    from topics.admin import ensure_topics
 
     for what, step in (("PostgreSQL migrations", migrate(dsn)),
-                       ("Kafka topics", create_topics(bootstrap))):
+                       ("Kafka topics", ensure_topics(bootstrap))):
         try:
             await asyncio.wait_for(step, 20)
         except Exception as err:

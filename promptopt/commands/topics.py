@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 
 import typer
 
@@ -15,11 +16,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 @app.command()
 def create() -> None:
-    """Create every catalogued topic that does not exist yet."""
-    from topics.admin import create_topics
+    """Create every catalogued topic that does not exist yet, and fix the existing ones
+    that differ from the catalogue where Kafka allows (exit 1 with what to do otherwise)."""
+    from topics.admin import TopicMismatch, ensure_topics
 
-    created = asyncio.run(create_topics(get_settings().kafka_bootstrap))
-    print(json.dumps({"created": created}))
+    try:
+        report = asyncio.run(ensure_topics(get_settings().kafka_bootstrap))
+    except TopicMismatch as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(json.dumps(report.as_dict()))
 
 
 @app.command("list")

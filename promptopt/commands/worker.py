@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import typer
 
 from promptopt.settings import get_settings
 
 app = typer.Typer(add_completion=False)
+log = logging.getLogger("promptopt.worker")
 
 ROLES = ("optimizer", "trials", "scorer", "patterns", "sinks")
 
 
 @app.command()
 def worker(
-    web_port: int = typer.Option(0, help="Faust web + /metrics port (default from settings); "
-                                 "with --processes N, the first of N consecutive ports"),
+    web_port: int = typer.Option(0, help="Faust web port: /metrics and /health (default from "
+                                 "settings); with --processes N, the first of N consecutive "
+                                 "ports"),
     app_id: str = typer.Option("", help="consumer group / app id (default from settings)"),
     role: list[str] = typer.Option(
         [], "--role", help=f"run only these agents (repeatable or comma-separated: "
@@ -27,19 +30,26 @@ def worker(
     sinks: bool = typer.Option(True, help="write to PostgreSQL and MongoDB"),
     setup: bool = typer.Option(True, hidden=True,
                                help="create topics and migrate first (off in pool children)"),
-    loglevel: str = typer.Option("info"),
+    loglevel: str = typer.Option("", help="log level (default PROMPTOPT_LOG_LEVEL)"),
 ) -> None:
     """Run the agents (and the sinks) as Faust workers; start more, or use --processes,
-    to scale out. `--role trials --processes 4` runs four LLM-call workers."""
+    to scale out. `--role trials --processes 4` runs four LLM-call workers.
+
+    Before it joins its group the worker creates or verifies every catalogued topic and
+    applies the PostgreSQL migrations; a topic Kafka cannot fix stops it with what to do.
+    """
     roles = [r.strip() for value in role for r in value.split(",") if r.strip()]
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
         raise typer.BadParameter(f"unknown role(s) {unknown}; known: {', '.join(ROLES)}",
                                  param_hint="--role")
     settings = get_settings()
-    updates = {k: v for k, v in (("faust_web_port", web_port), ("faust_app_id", app_id)) if v}
+    updates = {k: v for k, v in (("faust_web_port", web_port), ("faust_app_id", app_id),
+                                 ("log_level", loglevel.upper())) if v}
     settings = settings.model_copy(update=updates)
-    logging.basicConfig(level=loglevel.upper())
+    from promptopt.logging_config import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
     with_sinks = sinks and (not roles or "sinks" in roles)
 
     if setup:
@@ -48,25 +58,29 @@ def worker(
         from promptopt.worker_pool import run_pool
 
         args = [f"--role={r}" for r in roles] + ["--app-id", settings.faust_app_id,
-                                                 "--loglevel", loglevel]
+                                                 "--loglevel", settings.log_level]
         if not sinks:
             args.append("--no-sinks")
         raise typer.Exit(run_pool(processes, args, settings.faust_web_port,
                                   settings.faust_data_dir))
-    _run_one(settings, roles, with_sinks, loglevel)
+    _run_one(settings, roles, with_sinks)
 
 
 def _setup(settings, with_sinks: bool) -> None:
-    from topics.admin import create_topics
+    from topics.admin import TopicMismatch, ensure_topics
 
-    asyncio.run(create_topics(settings.kafka_bootstrap))
+    try:
+        asyncio.run(ensure_topics(settings.kafka_bootstrap))
+    except TopicMismatch as err:
+        log.error("%s", err)
+        sys.exit(1)
     if with_sinks:
         from agents.sinks.migrate import migrate
 
         asyncio.run(migrate(settings.postgres_dsn))
 
 
-def _run_one(settings, roles: list[str], with_sinks: bool, loglevel: str) -> None:
+def _run_one(settings, roles: list[str], with_sinks: bool) -> None:
     from faust.worker import Worker
 
     from agents.runtime.assembly import all_agents
@@ -82,4 +96,7 @@ def _run_one(settings, roles: list[str], with_sinks: bool, loglevel: str) -> Non
                      MongoSink(settings.mongo_uri, settings.mongo_db)]
     asyncio.set_event_loop(asyncio.new_event_loop())
     faust_app = build_app(agents, settings, sinks=sink_list)
-    Worker(faust_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    # Logging is ours (one configuration, text or JSON): mode must neither install its own
+    # handlers nor turn stdout/stderr into loggers (logging_config.py says why).
+    Worker(faust_app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False,
+           redirect_stdouts=False).execute_from_commandline()

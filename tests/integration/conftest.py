@@ -77,9 +77,9 @@ def migrated(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def topics_ready(settings: Settings) -> Settings:
-    from topics.admin import create_topics
+    from topics.admin import ensure_topics
 
-    asyncio.run(create_topics(settings.kafka_bootstrap))
+    asyncio.run(ensure_topics(settings.kafka_bootstrap))
     asyncio.run(seed_partitions(settings.kafka_bootstrap))
     return settings
 

@@ -102,7 +102,7 @@ async def run_loop() -> tuple[dict, list[VariationGenerated], list[AnalysisReady
                 await rt.publish(PROMPT_SUBMITTED,
                                  PromptSubmitted(experiment_id=f"loop-{i}", spec=_spec(i)))
                 await rt.run_until_idle(timeout=60)  # one after another: each learns from the last
-            stats = dict(rt.shared(SHARED_TABLE))
+            stats = dict(rt.table(SHARED_TABLE))
     return stats, rounds, finals
 
 

@@ -61,6 +61,6 @@ async def test_stop_command_reaches_run_trial_through_the_shared_table(make_sim,
             await rt.run_until_idle(timeout=10)
             await rt.publish(VARIATION_GENERATED, experiment(3))
             await rt.run_until_idle(timeout=30)
-            json.dumps(rt.shared("trials-control"))  # shared state must be JSON
+            json.dumps(rt.table("trials-control"))  # shared state must be JSON
         assert sim.simulator.requests == 0
     assert len(done) == 12 and {d.reason for d in done} == {"stopped: enough"}
