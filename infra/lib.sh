@@ -4,7 +4,17 @@ set -euo pipefail
 
 INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$INFRA_DIR/.." && pwd)"
-STATE="$REPO/.infra"
+# PROMPTOPT_INFRA_STATE: another folder for the servers' state (a benchmark's own stack on
+# its own ports); jars already gathered under .infra are shared, not fetched again.
+STATE="${PROMPTOPT_INFRA_STATE:-$REPO/.infra}"
+if [[ "$STATE" != "$REPO/.infra" ]]; then
+  for shared in kafka/libs mongo/libs mongo/classes; do
+    if [[ -d "$REPO/.infra/$shared" && ! -e "$STATE/$shared" ]]; then
+      mkdir -p "$(dirname "$STATE/$shared")"
+      ln -s "$REPO/.infra/$shared" "$STATE/$shared"
+    fi
+  done
+fi
 PYTHON="${PYTHON:-python3}"
 
 say() { printf '[infra] %s\n' "$*" >&2; }
