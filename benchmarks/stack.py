@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,10 +163,8 @@ class Stack:
         """kill -9 of a server (a crash, not a shutdown)."""
         pid = self.server_pid(name)
         if pid is not None:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.5)
 
     def up(self, servers: tuple[str, ...] = SERVERS) -> None:
