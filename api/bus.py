@@ -20,21 +20,12 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from schemas.events import AnalysisReady, Event
 from topics.catalogue import ANALYSIS_READY, TOPICS, Topic
 from topics.client import PromptOptClient
-from topics.codec import DecodeError, decode, encode
+from topics.codec import DecodeError, EventTooLarge, decode, encode
 from topics.reader import open_reader
 
 
 class BusUnavailable(Exception):
     """Kafka cannot be reached; the API answers 503."""
-
-
-class EventTooLarge(Exception):
-    """The event is over the broker's message limit: no retry can help; the API answers 413."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"the event is {size} bytes, over the {limit} bytes a message may be")
-        self.size = size
-        self.limit = limit
 
 
 class AnalysisFeed(Protocol):
@@ -99,7 +90,7 @@ class KafkaBus:
         try:
             await asyncio.wait_for(client.publish(topic, event), self._timeout_s)
         except MessageSizeTooLargeError as err:
-            raise EventTooLarge(len(encode(event)), 0) from err
+            raise EventTooLarge(len(encode(event, limit=None)), 0) from err
         except (KafkaError, TimeoutError) as err:
             raise BusUnavailable(f"Kafka did not accept the event: {err!r}") from err
 

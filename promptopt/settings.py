@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from topics.catalogue import MAX_EVENT_BYTES
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PROMPTOPT_", env_file=".env", extra="ignore")
@@ -110,7 +112,7 @@ class Settings(BaseSettings):
     # The largest event any producer sends: under the broker's message.max.bytes
     # (1,048,588 by default) and aiokafka's max_request_size (1,048,576), with room for
     # the record's own overhead. The API's body limit sits below it.
-    kafka_max_message_bytes: int = 1_000_000
+    kafka_max_message_bytes: int = MAX_EVENT_BYTES  # what topics.codec.encode enforces
 
     @field_validator("llm_allowed_hosts", mode="before")
     @classmethod

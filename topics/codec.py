@@ -27,19 +27,21 @@ class DecodeError(ValueError):
 
 
 class EventTooLarge(ValueError):
-    """An encoded event is larger than its topic accepts; str(err) says by how much."""
+    """An encoded event is larger than a topic accepts (no retry can help: the API answers
+    413, a worker dead-letters the event that made it); str(err) says by how much."""
 
-    def __init__(self, event: Event, size: int, limit: int) -> None:
-        super().__init__(f"{type(event).__name__} is {size} bytes encoded, over the "
-                         f"{limit}-byte limit of a topic event")
+    def __init__(self, size: int, limit: int, what: str = "the event") -> None:
+        super().__init__(f"{what} is {size} bytes encoded, over the {limit}-byte limit of "
+                         "a topic event")
         self.size = size
         self.limit = limit
 
 
-def encode(event: Event, limit: int = MAX_EVENT_BYTES) -> bytes:
+def encode(event: Event, limit: int | None = MAX_EVENT_BYTES) -> bytes:
+    """The event as JSON bytes; raises EventTooLarge over `limit` (None: no check)."""
     data = event.model_dump_json().encode()
-    if len(data) > limit:
-        raise EventTooLarge(event, len(data), limit)
+    if limit is not None and len(data) > limit:
+        raise EventTooLarge(len(data), limit, type(event).__name__)
     return data
 
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import require_user
-from api.bus import EventTooLarge
 from api.envelope import COMMON_ERRORS, envelope, errors
 from api.experiment_policy import within_limits
 from api.routes import API_PREFIX
@@ -35,9 +34,7 @@ async def submit(request: Request, topic: Topic, event: Owned,
     """Record the experiment with its owner, then publish `event`. An event over the
     broker's message limit is refused (413) before anything is recorded; if the broker
     does not take it, the record is withdrawn and the caller gets the 503."""
-    size, limit = len(encode(event)), request.app.state.core.kafka_max_message_bytes
-    if size > limit:
-        raise EventTooLarge(size, limit)
+    encode(event, limit=request.app.state.core.kafka_max_message_bytes)  # EventTooLarge: 413
     store = request.app.state.store
     await store.record_submission(submission)
     try:

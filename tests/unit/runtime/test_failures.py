@@ -45,7 +45,4 @@ def test_a_wrapped_cause_decides():
 
 
 def test_too_large_is_the_events_fault():
-    from schemas.events import ExperimentControl
-
-    assert not is_retriable(EventTooLarge(ExperimentControl(experiment_id="e", command="stop"),
-                                          2, 1))
+    assert not is_retriable(EventTooLarge(2, 1, "ExperimentControl"))
