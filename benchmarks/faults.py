@@ -1,0 +1,395 @@
+"""Fault benchmark of the Kafka runtime: does anything get lost, counted twice or wrongly
+dead-lettered when parts of the stack fail mid-run?
+
+    python -m benchmarks.faults [--quick]
+
+It starts a stack of its own (Kafka, PostgreSQL, the MongoDB-wire server on free ports, a
+state folder under .infra/stacks/faults), an LLM simulator that fails 20 % of first
+attempts (429 / 500 / timeout) throughout, and two Faust workers in one group. Then, one
+phase per fault, it submits experiments and injects the fault while their trials run:
+
+- kill-9-scorer-owner   kill -9 of the worker that owns the experiment's trial-completed
+                        partition (its scorer state), then a replacement
+- kill-9-other-worker   kill -9 of the other worker, then a replacement
+- broker-stopped        Kafka stopped (SIGTERM) for the outage, then started
+- broker-killed         Kafka killed (SIGKILL) for the outage, then started
+- postgres-down         PostgreSQL stopped for the outage; meanwhile one worker gets SIGTERM
+                        (its exit time is `sigterm_exit_s`: a sink waiting for a database
+                        must not hold a shutdown) and is replaced
+- mongo-down            the MongoDB-wire server stopped for the outage
+- malformed-events      malformed and oversized events on every consumed topic
+- restart-with-backlog  both workers stopped, experiments submitted, workers started: the
+                        backlog waits at the gate until services and sinks are open
+- llm-faults            nothing else (the simulator's 20 % faults are on in every phase)
+
+Per phase: planned trials, the final analysis's count, MongoDB documents, PostgreSQL rows,
+duplicates, lost trials, wrongly dead-lettered events (a dead-letter record whose raw value
+is a valid event) and whether analysis and documents agree on cost. The last line is one
+JSON object: {"faults": [...], "lost": n, "duplicated": n, "wrongly_dead_lettered": n}.
+Exit status 1 when any total is not 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.stack import Process, Stack
+
+GROUP = "promptopt-faults"
+
+
+@dataclass(frozen=True)
+class Plan:
+    cases: int  # test cases per experiment (x 2 variations = trials)
+    experiments: int  # per phase
+    outage_s: float
+    malformed: int
+    oversized: int
+    latency_ms: float
+    concurrency: int  # LLM calls in flight per worker
+    timeout_s: float
+
+
+QUICK = Plan(cases=30, experiments=1, outage_s=6, malformed=200, oversized=4,
+             latency_ms=200, concurrency=6, timeout_s=120)
+FULL = Plan(cases=150, experiments=2, outage_s=20, malformed=1000, oversized=20,
+            latency_ms=200, concurrency=16, timeout_s=600)
+DB_OUTAGE_FACTOR = 1.5  # the databases stay down longer than the broker (20 s vs 30 s)
+
+
+def spec(name: str, cases: int) -> dict[str, Any]:
+    return {
+        "name": name, "prompt": "Classify the sentiment of: {{text}}", "n_variations": 1,
+        "test_cases": [{"id": f"t{i}", "vars": {"text": f"{'good' if i % 2 else 'bad'} {i}"},
+                        "expected": "positive" if i % 2 else "negative"} for i in range(cases)],
+        "models": [{"id": "sim/small"}],
+        "analysis": {"design": "fixed"},  # every planned trial runs: no early stop
+    }
+
+
+class Bench:
+    def __init__(self, stack: Stack, plan: Plan) -> None:
+        self.stack = stack
+        self.plan = plan
+        self.sim_url = ""
+        self.workers: dict[str, tuple[Process, int]] = {}
+        self.n = 0
+
+    # -- processes ---------------------------------------------------------------------
+
+    def start_worker(self, name: str) -> None:
+        self.workers[name] = self.stack.worker(
+            name, app_id=GROUP, sim_url=self.sim_url,
+            PROMPTOPT_LLM_CONCURRENCY=str(self.plan.concurrency),
+            PROMPTOPT_HEALTH_STALL_S="60", PROMPTOPT_SINK_WITHIN_S="0.2",
+            PROMPTOPT_RETRY_MAX_S="2")
+
+    def health(self, name: str) -> dict[str, Any]:
+        port = self.workers[name][1]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as err:  # 503: unhealthy, body still says why
+            return json.load(err)
+
+    def owner_of(self, experiment_id: str) -> str | None:
+        """The worker whose scorer holds the experiment's trial-completed partition."""
+        from aiokafka.partitioner import DefaultPartitioner
+
+        from topics.catalogue import TRIAL_COMPLETED
+
+        partition = DefaultPartitioner()(experiment_id.encode(),
+                                         list(range(TRIAL_COMPLETED.partitions)),
+                                         list(range(TRIAL_COMPLETED.partitions)))
+        for name in self.workers:
+            for p in self.health(name).get("partitions", []):
+                if (p["consumer"], p["topic"], p["partition"]) == \
+                        ("scorer.fold_trial", TRIAL_COMPLETED.name, partition):
+                    return name
+        return None
+
+    # -- events ------------------------------------------------------------------------
+
+    async def submit(self, tag: str) -> list[str]:
+        from schemas.events import PromptSubmitted
+        from topics.client import PromptOptClient
+
+        ids = []
+        async with PromptOptClient(self.stack.bootstrap) as client:
+            for _ in range(self.plan.experiments):
+                self.n += 1
+                experiment_id = f"{tag}-{self.n}"
+                await client.submit(PromptSubmitted.model_validate(
+                    {"experiment_id": experiment_id, "spec": spec(tag, self.plan.cases)}))
+                ids.append(experiment_id)
+        return ids
+
+    async def trials_stored(self, ids: list[str]) -> int:
+        from pymongo import AsyncMongoClient
+
+        client = AsyncMongoClient(self.stack.settings().mongo_uri,
+                                  serverSelectionTimeoutMS=3000)
+        try:
+            return await client.promptopt.trial_results.count_documents(
+                {"experiment_id": {"$in": ids}})
+        except Exception:
+            return -1  # the server is the fault of this phase
+        finally:
+            await client.close()
+
+    async def wait_trials(self, ids: list[str], share: float) -> None:
+        """Until `share` of the phase's trials are stored (the fault then hits mid-run)."""
+        want = share * len(ids) * self.planned_per_experiment
+        deadline = time.monotonic() + self.plan.timeout_s
+        while time.monotonic() < deadline:
+            if await self.trials_stored(ids) >= want:
+                return
+            await asyncio.sleep(0.3)
+
+    @property
+    def planned_per_experiment(self) -> int:
+        return 2 * self.plan.cases  # control + one variation
+
+    async def finals(self, ids: list[str]) -> dict[str, Any]:
+        """The final analysis of round 1 of each experiment (waits up to the timeout)."""
+        from topics.catalogue import ANALYSIS_READY
+        from topics.codec import DecodeError, decode
+        from topics.reader import open_reader
+
+        finals: dict[str, Any] = {}
+        deadline = time.monotonic() + self.plan.timeout_s
+        while time.monotonic() < deadline and len(finals) < len(ids):
+            try:
+                consumer = await open_reader(self.stack.bootstrap, ANALYSIS_READY.name)
+            except Exception:
+                await asyncio.sleep(1)
+                continue
+            try:
+                while time.monotonic() < deadline and len(finals) < len(ids):
+                    batch = await consumer.getmany(timeout_ms=1000)
+                    for records in batch.values():
+                        for record in records:
+                            try:
+                                event = decode(ANALYSIS_READY, record.value)
+                            except DecodeError:
+                                continue
+                            if event.experiment_id in ids and event.final:
+                                finals[event.experiment_id] = event
+            except Exception:
+                await asyncio.sleep(1)
+            finally:
+                await consumer.stop()
+        return finals
+
+    async def malformed(self) -> int:
+        """Malformed and oversized events on every topic a step consumes; returns how many."""
+        from aiokafka import AIOKafkaProducer
+
+        from topics.catalogue import (
+            ANALYSIS_READY,
+            EXPERIMENT_CONTROL,
+            PROMPT_SUBMITTED,
+            TRIAL_COMPLETED,
+            TRIAL_REQUESTED,
+            VARIATION_GENERATED,
+        )
+
+        topics = [PROMPT_SUBMITTED, VARIATION_GENERATED, TRIAL_REQUESTED, TRIAL_COMPLETED,
+                  ANALYSIS_READY, EXPERIMENT_CONTROL]
+        rng = random.Random(7)
+        shapes = [
+            lambda i: b"{not json " + str(i).encode(),
+            lambda i: json.dumps({"experiment_id": f"bad-{i}"}).encode(),  # fields missing
+            lambda i: bytes(rng.randrange(256) for _ in range(64)),
+            lambda i: json.dumps({"experiment_id": f"bad-{i}", "spec": {"prompt": "\x00"}}
+                                 ).encode(),
+            lambda i: b"",
+        ]
+        producer = AIOKafkaProducer(bootstrap_servers=self.stack.bootstrap, acks="all")
+        await producer.start()
+        try:
+            for i in range(self.plan.malformed):
+                topic = topics[i % len(topics)]
+                await producer.send(topic.name, key=f"bad-{i}".encode(),
+                                    value=shapes[i % len(shapes)](i))
+            big = json.dumps({"experiment_id": "too-big", "spec": {
+                "prompt": "p" * 900_000, "test_cases": [{"id": "t"}],
+                "models": [{"id": "sim/small"}]}}).encode()
+            for i in range(self.plan.oversized):
+                await producer.send(topics[i % len(topics)].name, key=b"too-big", value=big)
+            await producer.flush()
+        finally:
+            await producer.stop()
+        return self.plan.malformed + self.plan.oversized
+
+    async def dead_letters(self) -> list[Any]:
+        from topics.catalogue import DEAD_LETTER
+        from topics.codec import decode
+        from topics.reader import open_reader
+
+        consumer = await open_reader(self.stack.bootstrap, DEAD_LETTER.name)
+        records = []
+        try:
+            ends = await consumer.end_offsets(list(consumer.assignment()))
+            while any(await consumer.position(tp) < end for tp, end in ends.items()):
+                for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                    records += [decode(DEAD_LETTER, r.value) for r in batch]
+        finally:
+            await consumer.stop()
+        return records
+
+    # -- figures -----------------------------------------------------------------------
+
+    async def measure(self, name: str, ids: list[str], dead_before: int,
+                      **extra: Any) -> dict[str, Any]:
+        import asyncpg
+        from pymongo import AsyncMongoClient
+
+        from topics.catalogue import BY_NAME
+        from topics.codec import DecodeError, decode
+
+        finals = await self.finals(ids)
+        settings = self.stack.settings()
+        mongo = AsyncMongoClient(settings.mongo_uri, serverSelectionTimeoutMS=10_000)
+        conn = await asyncpg.connect(settings.postgres_dsn)
+        planned = self.planned_per_experiment * len(ids)
+        figures = {"fault": name, "planned_trials": planned, "final_trials": 0,
+                   "mongo_documents": 0, "postgres_rows": 0, "duplicates": 0, "lost": 0,
+                   "cost_agrees": True}
+        try:
+            # Documents land a moment after the final analysis (the sink batches).
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and \
+                    await self.trials_stored(ids) < planned:
+                await asyncio.sleep(0.5)
+            for experiment_id in ids:
+                final = finals.get(experiment_id)
+                done = final.trials_done if final else 0
+                docs = await mongo.promptopt.trial_results.find(
+                    {"experiment_id": experiment_id}, {"cost_usd": 1}).to_list(None)
+                row = await conn.fetchrow("SELECT trials_done, status FROM ab_tests WHERE id = $1",
+                                          f"{experiment_id}#r1")
+                figures["final_trials"] += done
+                figures["mongo_documents"] += len(docs)
+                figures["postgres_rows"] += row["trials_done"] if row and \
+                    row["status"] == "completed" else 0
+                per = self.planned_per_experiment
+                figures["lost"] += max(0, per - done) + max(0, per - len(docs))
+                figures["duplicates"] += max(0, done - per) + max(0, len(docs) - per)
+                cost = sum(d.get("cost_usd") or 0.0 for d in docs)
+                if final is None or abs(final.cost_usd - cost) > 1e-9:
+                    figures["cost_agrees"] = False
+        finally:
+            await conn.close()
+            await mongo.close()
+        dead = (await self.dead_letters())[dead_before:]
+        wrong = 0
+        for record in dead:
+            try:
+                decode(BY_NAME[record.source_topic], record.raw_value)
+                wrong += 1  # a valid event went to dead-letter
+            except (DecodeError, KeyError):
+                pass
+        figures["dead_lettered"] = len(dead)
+        figures["wrongly_dead_lettered"] = wrong
+        figures.update(extra)
+        print(json.dumps(figures), file=sys.stderr, flush=True)
+        return figures
+
+    # -- phases ------------------------------------------------------------------------
+
+    async def run(self) -> list[dict[str, Any]]:
+        results = []
+        plan = self.plan
+        phases = ["kill-9-scorer-owner", "kill-9-other-worker", "broker-stopped",
+                  "broker-killed", "postgres-down", "mongo-down", "malformed-events",
+                  "restart-with-backlog", "llm-faults"]
+        for name in phases:
+            dead_before = len(await self.dead_letters())
+            extra: dict[str, Any] = {}
+            started = time.monotonic()
+            if name == "restart-with-backlog":
+                for worker in list(self.workers):
+                    self.workers.pop(worker)[0].stop()
+                ids = await self.submit(name)
+                await asyncio.sleep(2)
+                for worker in ("w1", "w2"):
+                    self.start_worker(worker)
+            else:
+                ids = await self.submit(name)
+                await self.wait_trials(ids, 0.3)
+            if name.startswith("kill-9"):
+                owner = self.owner_of(ids[0]) or "w1"
+                victim = owner if name == "kill-9-scorer-owner" else \
+                    next(w for w in self.workers if w != owner)
+                self.workers.pop(victim)[0].kill()
+                extra["killed"] = victim
+                await asyncio.sleep(2)
+                self.start_worker(victim)
+            elif name.startswith("broker"):
+                if name == "broker-killed":
+                    self.stack.kill_server("kafka")
+                else:
+                    self.stack.server("kafka", "stop")
+                await asyncio.sleep(plan.outage_s)
+                self.stack.server("kafka", "start")
+            elif name in ("postgres-down", "mongo-down"):
+                server = name.split("-")[0]
+                self.stack.server(server, "stop")
+                down_at = time.monotonic()
+                if server == "postgres":
+                    await asyncio.sleep(2)  # the sinks are retrying by now
+                    extra["sigterm_exit_s"] = round(self.workers.pop("w2")[0].stop(), 1)
+                    self.start_worker("w2")
+                await asyncio.sleep(max(0.0, plan.outage_s * DB_OUTAGE_FACTOR
+                                        - (time.monotonic() - down_at)))
+                self.stack.server(server, "start")
+            elif name == "malformed-events":
+                extra["injected"] = await self.malformed()
+            figures = await self.measure(name, ids, dead_before, **extra)
+            figures["seconds"] = round(time.monotonic() - started, 1)
+            if name == "malformed-events":
+                # Every injected event reaches dead-letter (once per step that consumes it).
+                figures["malformed_dead_lettered"] = figures["dead_lettered"]
+            results.append(figures)
+        return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short outages, small runs")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    started = time.monotonic()
+    with Stack.fresh("faults") as stack:
+        stack.up()
+        bench = Bench(stack, plan)
+        bench.sim_url = stack.simulator("--error-rate", "0.2",
+                                        "--latency-ms", str(plan.latency_ms))
+        for worker in ("w1", "w2"):
+            bench.start_worker(worker)
+        faults = asyncio.run(bench.run())
+    totals = {k: sum(f[k] for f in faults) for k in ("lost", "duplicated", "wrongly_dead_lettered")
+              if k != "duplicated"}
+    totals["duplicated"] = sum(f["duplicates"] for f in faults)
+    summary = {"benchmark": "faults", "quick": args.quick, "faults": faults,
+               "lost": totals["lost"], "duplicated": totals["duplicated"],
+               "wrongly_dead_lettered": totals["wrongly_dead_lettered"],
+               "cost_agrees": all(f["cost_agrees"] for f in faults),
+               "seconds": round(time.monotonic() - started, 1)}
+    print(json.dumps(summary))
+    if summary["lost"] or summary["duplicated"] or summary["wrongly_dead_lettered"] \
+            or not summary["cost_agrees"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
