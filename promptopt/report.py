@@ -39,7 +39,7 @@ def analysis_table(analysis: AnalysisReady, *, caption: bool = True) -> Table:
         title_justify="left",
         caption=f"{analysis.decision}: {analysis.reason}" if caption else None,
     )
-    interval = "CI" if analysis.design == "fixed" else "CS"
+    interval = {"fixed": "CI", "group-sequential": "RCI"}.get(analysis.design, "CS")
     level = f"{analysis.cs_level:.4g}" if analysis.cs_level is not None else "?"
     for name in ("variation", "patterns", "n", f"mean {analysis.metric}", "95% CI",
                  "lift", f"lift {interval} ({level}, family {analysis.family_size})",
@@ -65,6 +65,25 @@ def analysis_table(analysis: AnalysisReady, *, caption: bool = True) -> Table:
     return table
 
 
+def look_lines(analysis: AnalysisReady) -> list[str]:
+    """Where each group-sequential comparison stands: its look, z and bounds."""
+    out = []
+    for v in analysis.variations:
+        look = v.group_sequential
+        if look is None:
+            continue
+        if look.look == 0:
+            out.append(f"{v.name}: group-sequential, before look 1 of {look.looks} "
+                       f"({look.pairs} of {look.next_look_pairs} pairs)")
+            continue
+        z = "undefined" if look.z is None else f"{look.z:.2f}"
+        futility = "" if look.futility_z is None else f", futility z={look.futility_z:.2f}"
+        after = f"; next look at {look.next_look_pairs} pairs" if look.next_look_pairs else ""
+        out.append(f"{v.name}: group-sequential look {look.look} of {look.looks} at "
+                   f"{look.pairs} pairs, z {z}, bound z={look.efficacy_z:.2f}{futility}{after}")
+    return out
+
+
 def render(console: Console, rounds: list[VariationGenerated], finals: list[AnalysisReady]) -> None:
     prompts = {v.variation_id: v for r in rounds for v in r.variations}
     for analysis in finals:
@@ -77,6 +96,8 @@ def render(console: Console, rounds: list[VariationGenerated], finals: list[Anal
             "inconclusive": "[bold]inconclusive[/]",
         }.get(analysis.decision, analysis.decision)
         console.print(f"decision: {verdict} - {analysis.reason}")
+        for line in look_lines(analysis):
+            console.print(line)
         for warning in analysis.warnings:
             console.print(f"[yellow]warning: {warning}[/]")
         if analysis.srm_p_value is not None and analysis.srm_p_value < 0.001:

@@ -157,6 +157,21 @@ class TrialScored(Event):
         return self.trial.cost_usd + self.judge_cost_usd
 
 
+class LookResult(BaseModel):
+    """A comparison's latest look of the group-sequential design."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    look: int = Field(ge=0, description="1-based; 0 before the first look")
+    looks: int = Field(ge=1, description="planned looks")
+    pairs: int = Field(ge=0, description="pairs at this look")
+    z: float | None = None  # None: no look yet, or no spread (the z test is undefined)
+    efficacy_z: float | None = None  # winner at z >= it, control-best at z <= -it
+    futility_z: float | None = None  # non-binding; None at the final look
+    next_look_pairs: int | None = None
+    final: bool = False
+
+
 class VariationResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -192,6 +207,7 @@ class VariationResult(BaseModel):
     expected_loss: float | None = None
     cost_usd: float = 0.0
     by_model: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
+    group_sequential: LookResult | None = None  # design group-sequential only
 
 
 # winner: a variation's interval lies above 0 (above min_effect when set); control-best:

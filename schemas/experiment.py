@@ -7,6 +7,7 @@ that carries them.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -180,14 +181,38 @@ class AnalysisConfig(Record):
     min_effect: float = Field(default=0.0, ge=0, le=1,
                               description="smallest difference that matters")
     # fixed: classic tests once every trial is in; sequential: anytime-valid confidence
-    # sequences, decide at any look.
-    design: Literal["fixed", "sequential"] = "sequential"
+    # sequences, decide at any look; group-sequential: z tests at planned looks only, with
+    # Lan-DeMets O'Brien-Fleming-type bounds and non-binding futility (near-normal data).
+    design: Literal["fixed", "sequential", "group-sequential"] = "sequential"
+    # The group-sequential design's planned looks: how many (equally spaced in pairs), or
+    # their information fractions (increasing, the last 1).
+    looks: Annotated[int, Field(ge=1, le=20)] | Annotated[
+        tuple[float, ...], Field(min_length=1, max_length=20)] = Field(
+        default=5, description="planned looks (group-sequential): a count or fractions")
     correction: Literal["holm", "bh"] = "holm"
     repetitions: int = Field(default=1, ge=1, le=100)
     # The number of variations compared with the control, fixed at design time: the
     # multiplicity family. The trials agent sets it from the round's variations, so a
     # variation whose trials all fail still counts (None: the variations that report).
     family_size: int | None = Field(default=None, ge=1, le=100)
+    # The pairs each comparison gets when every planned trial succeeds (cells run by both the
+    # variation and the control); the trials agent sets it, the looks are fractions of it.
+    planned_pairs: int | None = Field(default=None, ge=1, le=10_000_000)
+
+    @field_validator("looks")
+    @classmethod
+    def _fractions(cls, looks: int | tuple[float, ...]) -> int | tuple[float, ...]:
+        if isinstance(looks, tuple) and (
+                looks[-1] != 1.0 or any(not 0 < t <= 1 for t in looks)
+                or any(b <= a for a, b in pairwise(looks))):
+            raise ValueError("information fractions must increase within (0, 1] and end at 1")
+        return looks
+
+    def timing(self) -> tuple[float, ...]:
+        """The planned looks as information fractions."""
+        if isinstance(self.looks, int):
+            return tuple((k + 1) / self.looks for k in range(self.looks))
+        return self.looks
 
 
 class PromptArm(Record):

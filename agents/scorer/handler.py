@@ -82,7 +82,9 @@ async def fold_trial(event: TrialScored, ctx: StepContext) -> list[Emit]:
     services: ScorerServices = ctx.services or ScorerServices()
     stats = _live_stats(services, ctx.state, key, record, trial.analysis)
     observation = _observation(event)
+    looks_before = stats.looks_taken
     stats.fold(observation)
+    looked = stats.looks_taken != looks_before  # a planned group-sequential look
     ctx.state[entry] = {**asdict(observation), "order": record.done}
 
     record.done += 1
@@ -101,7 +103,7 @@ async def fold_trial(event: TrialScored, ctx: StepContext) -> list[Emit]:
             **trial.owner())))
 
     all_in = record.done >= record.expected
-    if all_in or snapshot_due(record.done, services.snapshot_every) or emits:
+    if all_in or snapshot_due(record.done, services.snapshot_every) or emits or looked:
         summary = stats.analyze(final=all_in)
         stopped_early = not all_in and summary.decision != "running"
         record.seq += 1

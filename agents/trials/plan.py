@@ -69,7 +69,26 @@ def round_analysis(event: VariationGenerated) -> AnalysisConfig:
     """The analysis settings of a round, with its multiplicity family fixed now, at design
     time: the round's variations besides the control, whether or not their trials succeed."""
     family = sum(not v.is_control for v in event.variations)
-    return event.spec.analysis.model_copy(update={"family_size": max(1, family)})
+    return event.spec.analysis.model_copy(update={"family_size": max(1, family),
+                                                  "planned_pairs": planned_pairs(event)})
+
+
+def planned_pairs(event: VariationGenerated) -> int | None:
+    """The most pairs any variation gets with the control if every trial succeeds: cells
+    (test case x model x repetition) both run. The group-sequential looks are fractions of
+    it; trials a budget cuts end the round at a final look before the last planned one."""
+    spec = event.spec
+    control = next((v for v in event.variations if v.is_control), None)
+    if control is None:
+        return None
+
+    def models(v: Variation) -> set[str]:
+        return {m.id for m in spec.models if not v.models or m.id in v.models}
+
+    shared = max((len(models(v) & models(control)) for v in event.variations
+                  if not v.is_control), default=0)
+    pairs = shared * len(spec.test_cases) * spec.analysis.repetitions
+    return pairs or None
 
 
 def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialSpec:

@@ -262,13 +262,27 @@ function renderDecision(a) {
 }
 
 // What the decision reads: each variation's interval at the family-adjusted level.
-const INTERVALS = { sequential: "confidence sequence", fixed: "CI" };
+const INTERVALS = { sequential: "confidence sequence", fixed: "CI",
+  "group-sequential": "repeated CI" };
 function evidenceLine(a) {
   const family = a.family_size || 1;
   const level = isNum(a.cs_level) ? `${(100 * a.cs_level).toPrecision(4).replace(/\.?0+$/, "")}% ` : "";
   return `Decided on ${level}${INTERVALS[a.design] || "interval"}s over a family of ${family} ` +
     `planned variation${family === 1 ? "" : "s"}` +
-    (a.min_effect > 0 ? `, minimum effect ${a.min_effect}` : "") + ".";
+    (a.min_effect > 0 ? `, minimum effect ${a.min_effect}` : "") + "." +
+    (a.variations || []).map(lookLine).filter(Boolean).map((s) => " " + s).join("");
+}
+
+// A group-sequential comparison decides only at its planned looks: say which one it is at.
+function lookLine(v) {
+  const g = v.group_sequential;
+  if (!g) return "";
+  if (!g.look) return `${v.name}: group-sequential, before look 1 of ${g.looks} (${g.pairs} of ${g.next_look_pairs} pairs).`;
+  const z = isNum(g.z) ? g.z.toFixed(2) : "undefined";
+  const futility = isNum(g.futility_z) ? `, futility z=${g.futility_z.toFixed(2)}` : "";
+  const next = g.next_look_pairs ? `; next look at ${g.next_look_pairs} pairs` : "";
+  return `${v.name}: group-sequential look ${g.look} of ${g.looks}, bound z=${g.efficacy_z.toFixed(2)}` +
+    `${futility} (z ${z} at ${g.pairs} pairs)${next}.`;
 }
 
 function renderCards(a) {

@@ -3,7 +3,7 @@
 A promptfoo config (prompts / providers / tests / defaultTest / assert) is read as promptfoo
 reads it; several prompts are several arms of one A/B test, the first the control.
 promptopt's own keys add the optimizer (variations, goals, max_rounds), the statistics
-(metric, alpha, power, min_effect, design, correction, repetitions) and a budget.
+(metric, alpha, power, min_effect, design, looks, correction, repetitions) and a budget.
 
 Everything is checked before any call: unknown keys (with the likely intended one), assertion
 values, template syntax, and every variable each prompt prints against each test case.
@@ -44,7 +44,7 @@ PROMPTFOO_KEYS = {"description", "prompts", "providers", "targets", "tests", "de
                   "evaluateOptions"}
 OWN_KEYS = {"name", "prompt", "system", "models", "goals", "variations", "max_rounds",
             "target_score", "budget", "metric", "alpha", "power", "min_effect", "design",
-            "correction", "repetitions", "domain", "optimizer_model"}
+            "looks", "correction", "repetitions", "domain", "optimizer_model"}
 IGNORED_KEYS = {
     "sharing": "results are not shared anywhere", "writeLatestResults": "promptopt writes "
     "results with --output", "tags": "promptfoo's UI tags", "metadata": "config metadata",
@@ -136,7 +136,7 @@ def build_spec(raw: dict[str, Any], files: Files, notes: Notes) -> ExperimentSpe
     if raw.get("tests") is None:
         notes.warn("no tests: each prompt runs once without vars and without assertions")
     analysis = {k: raw[k] for k in ("metric", "alpha", "power", "min_effect", "design",
-                                    "correction", "repetitions") if k in raw}
+                                    "looks", "correction", "repetitions") if k in raw}
     if "repeat" in evaluate and "repetitions" not in analysis:
         analysis["repetitions"] = evaluate["repeat"]
     control, arms = prompts[0], prompts[1:]

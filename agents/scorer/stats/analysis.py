@@ -20,9 +20,10 @@ from agents.scorer.stats.bayes import (
 from agents.scorer.stats.comparisons import Comparison, compare, pooled_sd
 from agents.scorer.stats.decision import Decision, Evidence, Setting, decide
 from agents.scorer.stats.multiple import adjust_p_values
+from agents.scorer.stats.planned_looks import Look, normality_warnings
 from agents.scorer.stats.power import prop_test_sample_size, t_test_sample_size
 from agents.scorer.stats.srm import srm_p_value
-from schemas.events import VariationResult
+from schemas.events import LookResult, VariationResult
 
 
 @dataclass
@@ -45,23 +46,27 @@ def analyze(stats: ExperimentStats, *, final: bool) -> AnalysisSummary:
     Per variation against the control: `test`/`p_value` are the classic fixed-horizon test,
     `p_always_valid` the betting sequence's p-value of "no difference", `p_adjusted` the
     Holm/BH adjustment over the planned family of the p-value the design decides on, and
-    cs_low/cs_high the interval the decision reads, at level 1 - alpha / family size.
+    cs_low/cs_high the interval the decision reads, at level 1 - alpha / family size (the
+    group-sequential design: the repeated confidence interval of the latest planned look,
+    no p-value adjustment: its bounds are at the family's Bonferroni level).
     """
     config = stats.config
     control = stats.control
-    sequential = config.design != "fixed"
+    sequential = config.design == "sequential"
+    looks = {arm.variation_id: _look(arm, final) for arm in stats.variations}
     family_alpha = stats.family_alpha
     comparisons = ([compare(arm, control, config.metric == "pass", family_alpha)
                     for arm in stats.variations] if control else [])
     deciding = {c.arm.variation_id: _deciding_p(c, sequential) for c in comparisons}
     _adjust(comparisons, deciding, stats.family_size, config.correction)
 
-    evidence = [_evidence(c, deciding[c.arm.variation_id], stats, sequential)
+    evidence = [_evidence(c, deciding[c.arm.variation_id], stats, sequential,
+                          looks[c.arm.variation_id])
                 for c in comparisons if c.lift is not None]
     setting = Setting(
         design=config.design, final=final, alpha=config.alpha, family_size=stats.family_size,
         min_effect=config.min_effect, correction=config.correction,
-        interval_name="confidence sequence" if sequential else "CI",
+        interval_name=INTERVAL_NAMES[config.design],
         p_name="always-valid p" if sequential else "p")
     decision, winner, reason = decide(setting, stats.control_id, evidence)
 
@@ -70,7 +75,8 @@ def analyze(stats: ExperimentStats, *, final: bool) -> AnalysisSummary:
     by_id = {c.arm.variation_id: c for c in comparisons}
     intervals = {e.variation_id: (e.low, e.high) for e in evidence}
     results = [_result(stats, arm, by_id.get(arm.variation_id), bayes.get(arm.variation_id),
-                       intervals.get(arm.variation_id, (None, None)))
+                       intervals.get(arm.variation_id, (None, None)),
+                       looks.get(arm.variation_id))
                for arm in ordered]
     extra = None
     if decision == "inconclusive":
@@ -82,11 +88,38 @@ def analyze(stats: ExperimentStats, *, final: bool) -> AnalysisSummary:
         "experiment (for example the test cases changed in the middle of it); its interval "
         "is the point where the two tails met" for arm in stats.variations
         if arm.pairs.n and sequential and arm.sequence.emptied(family_alpha))
+    if control is not None:
+        warnings += tuple(_look_warnings(stats, control, looks))
     return AnalysisSummary(results, _srm(stats), decision, winner, reason, extra,
                            config.design, stats.family_size, 1.0 - family_alpha, warnings)
 
 
+INTERVAL_NAMES = {"sequential": "confidence sequence", "fixed": "CI",
+                  "group-sequential": "repeated CI"}
+
+
+def _look(arm: Arm, final: bool) -> Look | None:
+    """The look a group-sequential comparison decides on now (None: not that design, or no
+    look yet); at the final analysis, a last look at the information reached."""
+    if arm.monitor is None:
+        return None
+    return arm.monitor.final_look(arm.pairs) if final else arm.monitor.latest
+
+
+def _look_warnings(stats: ExperimentStats, control: Arm, looks: dict[str, Look | None]
+                   ) -> list[str]:
+    out: list[str] = []
+    for arm in stats.variations:
+        look = looks.get(arm.variation_id)
+        if look is not None:
+            counts = [(round(a.moments.total), a.moments.n) for a in (control, arm)]
+            out += normality_warnings(arm.name, look, counts, stats.config.metric)
+    return out
+
+
 def _deciding_p(comp: Comparison, sequential: bool) -> float | None:
+    if comp.arm.monitor is not None:
+        return None  # group-sequential: the bounds decide, at the family's level
     if sequential:
         return comp.arm.sequence.p_value() if comp.arm.pairs.n else None
     return comp.p_value
@@ -103,11 +136,19 @@ def _adjust(comparisons: list[Comparison], deciding: dict[str, float | None], fa
         comp.p_adjusted = p
 
 
-def _evidence(comp: Comparison, p: float | None, stats: ExperimentStats, sequential: bool
-              ) -> Evidence:
+def _evidence(comp: Comparison, p: float | None, stats: ExperimentStats, sequential: bool,
+              look: Look | None) -> Evidence:
     config = stats.config
     bar = config.min_effect
     arm = comp.arm
+    if arm.monitor is not None:
+        if look is None:
+            return Evidence(arm.variation_id, arm.name, comp.lift, None, None, False, False,
+                            False, None, None)
+        above = look.efficacy and (bar <= 0 or look.low > bar)
+        futile = look.futile or (bar > 0 and look.high < bar)
+        return Evidence(arm.variation_id, arm.name, comp.lift, look.low, look.high, above,
+                        look.harm, futile, None, None, look)
     if sequential:
         seq, level = arm.sequence, stats.family_alpha
         has_pairs = arm.pairs.n > 0
@@ -125,9 +166,24 @@ def _evidence(comp: Comparison, p: float | None, stats: ExperimentStats, sequent
                     bool(below_zero), bool(below_min), p, comp.p_adjusted)
 
 
+def _look_result(arm: Arm, look: Look | None) -> LookResult | None:
+    monitor = arm.monitor
+    if monitor is None:
+        return None
+    counts = monitor.plan.counts
+    if look is None:
+        return LookResult(look=0, looks=len(counts), pairs=arm.pairs.n,
+                          next_look_pairs=counts[0])
+    upcoming = [c for c in counts if c > look.pairs]
+    return LookResult(look=look.number, looks=look.of, pairs=look.pairs, z=look.z,
+                      efficacy_z=look.upper, futility_z=look.lower,
+                      next_look_pairs=None if look.final or not upcoming else upcoming[0],
+                      final=look.final)
+
+
 def _result(stats: ExperimentStats, arm: Arm, comp: Comparison | None,
-            bayes: tuple[float, float] | None, interval: tuple[float | None, float | None]
-            ) -> VariationResult:
+            bayes: tuple[float, float] | None, interval: tuple[float | None, float | None],
+            look: Look | None = None) -> VariationResult:
     m = arm.moments
     config = stats.config
     ci: tuple[float | None, float | None] = (None, None)
@@ -146,6 +202,7 @@ def _result(stats: ExperimentStats, arm: Arm, comp: Comparison | None,
             "lift_ci_low": comp.lift_ci[0] if comp.lift_ci else None,
             "lift_ci_high": comp.lift_ci[1] if comp.lift_ci else None,
             "relative_lift": comp.relative_lift, "effect_size_d": comp.effect_size_d,
+            "group_sequential": _look_result(arm, look),
         }
     return VariationResult(
         variation_id=arm.variation_id, name=arm.name,

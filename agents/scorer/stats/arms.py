@@ -17,6 +17,7 @@ import numpy as np
 
 from agents.scorer.stats.betting import BettingSequence, m_grid
 from agents.scorer.stats.moments import RunningMoments
+from agents.scorer.stats.planned_looks import LookMonitor, LookPlan
 from schemas.experiment import AnalysisConfig
 
 
@@ -51,6 +52,7 @@ class Arm:
     by_model: dict[str, RunningMoments] = field(default_factory=dict)
     cells: dict[str, float] = field(default_factory=dict)  # first value per cell
     pairs: RunningMoments = field(default_factory=RunningMoments)  # self - control per cell
+    monitor: LookMonitor | None = None  # the planned looks (design: group-sequential)
 
 
 @dataclass
@@ -92,6 +94,8 @@ class ExperimentStats:
         # The strictest level a betting sequence must answer at: the planned family's, or,
         # when the family is not planned, a floor for families of up to 100 variations.
         self._settle_alpha = config.alpha / (config.family_size or 100)
+        self.look_plan = self._look_plan()
+        self.looks_taken = 0  # looks recorded over all comparisons: a look calls an analysis
 
     @property
     def n_folded(self) -> int:
@@ -154,6 +158,21 @@ class ExperimentStats:
     def _pair(self, arm: Arm, difference: float) -> None:
         arm.pairs.add(difference)
         arm.sequence.add(difference)
+        if arm.monitor is not None and arm.monitor.add(difference, arm.pairs):
+            self.looks_taken += 1
+
+    def _look_plan(self) -> LookPlan | None:
+        config = self.config
+        if config.design != "group-sequential":
+            return None
+        family = config.family_size or 1
+        planned = config.planned_pairs
+        if planned is None and self.planned_trials:
+            planned = self.planned_trials // (family + 1)  # every arm runs every cell
+        if not planned:
+            raise ValueError("design group-sequential needs the planned pairs "
+                             "(planned_pairs, or the round's planned trials)")
+        return LookPlan.make(config.timing(), planned, config.alpha, config.power, family)
 
     def _complete_cell(self, cell: str) -> None:
         control = self.control
@@ -184,7 +203,8 @@ class ExperimentStats:
         arm = self.arms.get(obs.variation_id)
         if arm is None:
             arm = Arm(obs.variation_id, obs.variation_name, obs.is_control, tuple(obs.patterns),
-                      BettingSequence(self._grid, self._settle_alpha))
+                      BettingSequence(self._grid, self._settle_alpha),
+                      monitor=LookMonitor(self.look_plan) if self.look_plan else None)
             self.arms[obs.variation_id] = arm
             if obs.is_control and self.control_id is None:
                 # Variations seen before their control pair up as the control's cells arrive.

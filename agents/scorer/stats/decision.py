@@ -10,7 +10,13 @@ The rules:
 - control-best: every planned variation's interval lies below 0.
 - futile (min_effect > 0): every planned variation's interval lies below min_effect: none
   can be worth shipping, so further trials are wasted (non-binding: stopping is optional).
+  The group-sequential design also calls a variation futile at an interim look whose z lies
+  below the futility bound (beta spending).
 - otherwise running (more trials may decide) or, once every trial is in, inconclusive.
+
+The group-sequential design decides only at its planned looks: its interval is the repeated
+confidence interval of the variation's latest look, and the wording names the look and its
+bounds ("group-sequential look 2 of 5, bound z=3.36").
 
 A planned variation with no data blocks control-best and futile: nothing is known about it.
 """
@@ -19,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from agents.scorer.stats.planned_looks import Look
 
 Decision = Literal["winner", "control-best", "futile", "inconclusive", "running"]
 
@@ -34,9 +42,10 @@ class Evidence:
     high: float | None
     above: bool  # the interval lies above max(0, min_effect)
     below_zero: bool  # ... below 0
-    below_min_effect: bool  # ... below min_effect (only meaningful when it is > 0)
+    futile: bool  # ... below min_effect (> 0), or below the group-sequential futility bound
     p_value: float | None  # the p-value the design decides on, and its adjusted value
     p_adjusted: float | None
+    look: Look | None = None  # group-sequential: the look the evidence is from
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ def decide(setting: Setting, control_id: str | None, evidence: list[Evidence]
         return waiting, None, "no variation has enough trials to compare with the control"
     if setting.design == "fixed" and not setting.final:
         return "running", None, "fixed design: waiting for the planned sample"
+    if setting.design == "group-sequential" and not any(e.look for e in evidence):
+        return waiting, None, "group-sequential design: waiting for the first planned look"
     level = 100 * (1 - setting.alpha / setting.family_size)
     plural = "s" if setting.family_size != 1 else ""
     header = (f"{level:.4g}% {setting.interval_name}s, a family of {setting.family_size} "
@@ -82,10 +93,13 @@ def decide(setting: Setting, control_id: str | None, evidence: list[Evidence]
     if complete and all(e.below_zero for e in evidence):
         return "control-best", control_id, (
             f"every variation is worse than the control ({header}): {listing}")
-    if setting.min_effect > 0 and complete and all(e.below_min_effect for e in evidence):
-        return "futile", None, (
-            f"futile: no variation can beat the control by {setting.min_effect:g} "
-            f"({header}): {listing}")
+    if complete and all(e.futile for e in evidence):
+        bar = setting.min_effect
+        if bar > 0 and all(e.high is not None and e.high < bar for e in evidence):
+            what = f"no variation can beat the control by {bar:g}"
+        else:
+            what = "every variation is below its group-sequential futility bound"
+        return "futile", None, f"futile: {what} ({header}): {listing}"
     small = [e for e in evidence
              if setting.min_effect > 0 and e.low is not None and e.low > 0 and not e.above]
     prefix = "no decision yet" if not setting.final else "no significant difference"
@@ -97,9 +111,20 @@ def decide(setting: Setting, control_id: str | None, evidence: list[Evidence]
 
 def _describe(e: Evidence, setting: Setting) -> str:
     span = f"[{_num(e.low, '-1')}, {_num(e.high, '+1')}]"
+    if setting.design == "group-sequential":
+        return f"lift {_signed(e.lift)} {setting.interval_name} {span} ({_look(e.look)})"
     adjusted = "Holm" if setting.correction == "holm" else "BH"
     return (f"lift {_signed(e.lift)} {setting.interval_name} {span}, {setting.p_name} "
             f"{_p(e.p_value)} ({adjusted}-adjusted {_p(e.p_adjusted)})")
+
+
+def _look(look: Look | None) -> str:
+    if look is None:
+        return "before its first look"
+    z = "undefined (no spread)" if look.z is None else f"{look.z:.2f}"
+    futility = "" if look.lower is None else f", futility z={look.lower:.2f}"
+    return (f"group-sequential look {look.number} of {look.of} at {look.pairs} pairs: z {z}, "
+            f"bound z={look.upper:.2f}{futility}")
 
 
 def _num(x: float | None, unbounded: str) -> str:

@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 from gsdesign import h1, hupdate
@@ -246,7 +247,7 @@ def _unclipped_gap(theta: float, timing: tuple[float, ...], upper: np.ndarray, b
 
 def _check_timing(timing: tuple[float, ...]) -> None:
     if not timing or any(not 0 < t <= 1 for t in timing) or timing[-1] != 1.0 or any(
-            b <= a for a, b in zip(timing, timing[1:], strict=False)):
+            b <= a for a, b in pairwise(timing)):
         raise ValueError("information fractions must increase within (0, 1] and end at 1")
 
 

@@ -270,3 +270,12 @@ def test_a_folder_s_promptfooconfig_is_found_by_default(tmp_path):
     (tmp_path / "sub").mkdir()
     with pytest.raises(ExperimentFileError, match=r"no promptfooconfig\.yaml"):
         find_config(tmp_path / "sub")
+
+
+def test_the_group_sequential_design_takes_its_looks_from_the_file():
+    base = {"prompts": ["Classify: {{text}}"], "providers": ["sim/small"],
+            "tests": [{"vars": {"text": "hi"}}], "design": "group-sequential"}
+    assert parse_experiment({**base, "looks": 4}).analysis.timing() == (0.25, 0.5, 0.75, 1.0)
+    assert parse_experiment({**base, "looks": [0.3, 1]}).analysis.looks == (0.3, 1.0)
+    with pytest.raises(ExperimentFileError, match="looks"):
+        parse_experiment({**base, "looks": [0.6, 0.3, 1]})

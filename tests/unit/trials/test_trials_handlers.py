@@ -234,3 +234,11 @@ async def test_a_round_decided_early_does_not_stop_the_next_round(
         first, second = await run_all(round_1, ctx), await run_all(round_2, ctx)
     assert all(d.status == "skipped" and d.reason == "stopped: winner found" for d in first)
     assert all(d.status == "completed" for d in second)
+
+
+async def test_fan_out_fixes_the_planned_pairs_the_group_sequential_looks_are_fractions_of():
+    event = round_event(n_cases=3, models=("sim/small", "sim/large"), reps=2)
+    emits = await fan_out(event, StepContext(state={}, shared={}))
+    # Each variation shares 3 test cases x 2 models x 2 repetitions with the control.
+    assert {e.event.trial.analysis.planned_pairs for e in emits} == {12}
+    assert {e.event.trial.analysis.family_size for e in emits} == {1}

@@ -1,0 +1,189 @@
+"""The group-sequential test of one comparison as its pairs arrive: looks at planned counts.
+
+A LookPlan turns the design (group_sequential.design: bounds on the z scale for information
+fractions) into pair counts: look k happens when the comparison has ceil(t_k x planned pairs)
+pairs, counted as pairs complete, so where a look falls never depends on the scores. A
+LookMonitor records each look once, with the moments of the differences then, and the
+decision reads the latest look only: between looks nothing can be decided.
+
+At a look with n pairs (mean m, sd s): t = m / (s / sqrt(n)) on n - 1 degrees of freedom,
+z its normal-scale equivalent by tail probability (Jennison & Turnbull, section 11.4), and
+the repeated confidence interval m +- c_k s / sqrt(n), c_k the efficacy bound mapped to the t
+scale the same way: these intervals hold the true difference at every look simultaneously
+with probability >= 1 - 2 alpha_design (J&T ch. 9), so "winner" and "control-best" read them
+as the other designs read theirs. When the trials end before the last planned look (failed
+or skipped trials) the analysis then is the final look at the information reached, spending
+all the alpha left (the Lan-DeMets convention).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from scipy import stats as sps
+
+from agents.scorer.stats import group_sequential as gs
+from agents.scorer.stats.moments import RunningMoments
+
+# Futility spends beta with Hwang-Shih-DeCani gamma = -2, gsDesign's default futility
+# spending: with O'Brien-Fleming-type alpha spending and 5 looks the expected sample at the
+# design's alternative is 0.81 of the fixed-horizon n (O'Brien-Fleming-type beta spending:
+# 0.83), and 0.57 when there is no difference.
+FUTILITY_SPENDING = gs.hwang_shih_decani(-2.0)
+MIN_PAIRS = 3  # a t statistic needs a spread; a look is never earlier than this
+
+# When a look's z test is not trustworthy (see normality_warnings).
+SKEW_RULE = "n <= 28 + 25 g1^2 (Sugden, Smith & Jones 2000, refining Cochran's rule)"
+MIN_NONZERO = 25  # informative (non-tied) pairs, as for McNemar's normal approximation
+MIN_EACH_OUTCOME = 5  # passes and fails per arm (np >= 5) when the metric is pass/fail
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look at one comparison."""
+
+    number: int  # 1-based
+    of: int  # planned looks
+    pairs: int
+    mean: float
+    sd: float
+    skewness: float | None
+    nonzero: int  # pairs whose difference is not 0
+    z: float | None  # None: no spread, the z test is undefined (never proof)
+    upper: float  # efficacy bound (z scale); -upper is the harm bound
+    lower: float | None  # non-binding futility bound; None at the final look
+    low: float  # repeated confidence interval of the mean difference, within [-1, 1]
+    high: float
+    final: bool
+
+    @property
+    def efficacy(self) -> bool:
+        return self.z is not None and self.z >= self.upper
+
+    @property
+    def harm(self) -> bool:
+        return self.z is not None and self.z <= -self.upper
+
+    @property
+    def futile(self) -> bool:
+        return self.lower is not None and self.z is not None and self.z < self.lower
+
+
+@dataclass(frozen=True)
+class LookPlan:
+    """Pair counts and bounds of the planned looks of every comparison of one experiment."""
+
+    counts: tuple[int, ...]
+    planned_pairs: int
+    design: gs.Design
+
+    @classmethod
+    def make(cls, timing: tuple[float, ...], planned_pairs: int, alpha: float, power: float,
+             family_size: int) -> LookPlan:
+        """alpha: two-sided, split over the family (Bonferroni) and the two directions."""
+        counts: list[int] = []
+        for t in timing:
+            count = max(MIN_PAIRS, math.ceil(t * planned_pairs - 1e-9))
+            if not counts or count > counts[-1]:
+                counts.append(count)  # a look at a count already reached is no new look
+            elif t == timing[-1]:
+                counts[-1] = max(counts[-1], count)
+        last = counts[-1]
+        fractions = tuple(c / last for c in counts)
+        design = gs.design(fractions, alpha / (2 * family_size), 1.0 - power,
+                           gs.obrien_fleming, FUTILITY_SPENDING)
+        return cls(tuple(counts), max(planned_pairs, last), design)
+
+    def describe(self) -> str:
+        return (f"group-sequential, {len(self.counts)} looks at "
+                f"{', '.join(str(c) for c in self.counts)} pairs")
+
+    def detectable_d(self) -> float:
+        """The standardised effect the plan detects with the planned power."""
+        return self.design.drift / math.sqrt(self.counts[-1])
+
+
+@dataclass
+class LookMonitor:
+    """The looks one comparison has had."""
+
+    plan: LookPlan
+    looks: list[Look] = field(default_factory=list)
+    nonzero: int = 0
+
+    @property
+    def latest(self) -> Look | None:
+        return self.looks[-1] if self.looks else None
+
+    def add(self, difference: float, pairs: RunningMoments) -> bool:
+        """After each pair (its moments already updated): True when this pair made a look."""
+        self.nonzero += difference != 0.0
+        k = len(self.looks)
+        if k < len(self.plan.counts) and pairs.n == self.plan.counts[k]:
+            self.looks.append(self._look(k, pairs, self.plan.design.upper[k],
+                                         None if k == len(self.plan.counts) - 1
+                                         else self.plan.design.lower[k]))
+            return True
+        return False
+
+    def final_look(self, pairs: RunningMoments) -> Look | None:
+        """The look the final analysis reads: the last planned one if it happened, else one
+        now, at the information reached, spending the alpha left (pure)."""
+        last = self.latest
+        if last is not None and (last.final or last.pairs == pairs.n):
+            return last if last.final else _as_final(last)
+        if pairs.n < MIN_PAIRS:
+            return None
+        timing = (*(look.pairs for look in self.looks), pairs.n)
+        upper = gs.efficacy_bounds(tuple(c / self.plan.counts[-1] for c in timing),
+                                   self.plan.design.alpha)
+        return self._look(len(self.looks), pairs, float(upper[-1]), None)
+
+    def _look(self, k: int, pairs: RunningMoments, upper: float, lower: float | None) -> Look:
+        n, mean, sd = pairs.n, pairs.mean, pairs.std or 0.0
+        z: float | None = None
+        if sd > 0:
+            z = float(sps.norm.isf(sps.t.sf(mean / (sd / math.sqrt(n)), n - 1)))
+        # The bound on the t scale: the same tail probability at n - 1 degrees of freedom.
+        critical = math.inf if math.isinf(upper) else float(sps.t.isf(sps.norm.sf(upper), n - 1))
+        half = critical * sd / math.sqrt(n) if sd > 0 else math.inf
+        low, high = max(-1.0, mean - half), min(1.0, mean + half)
+        return Look(k + 1, len(self.plan.counts), n, mean, sd, pairs.skewness, self.nonzero,
+                    z, upper, lower, low, high, final=lower is None)
+
+
+def _as_final(look: Look) -> Look:
+    # The trials ended right at an interim look: that look is the final analysis (its bound
+    # is kept: re-testing the same information would spend alpha twice).
+    return Look(look.number, look.of, look.pairs, look.mean, look.sd, look.skewness,
+                look.nonzero, look.z, look.upper, None, look.low, look.high, final=True)
+
+
+def normality_warnings(name: str, look: Look, arm_counts: list[tuple[int, int]],
+                       metric: str) -> list[str]:
+    """Why this look's z test may not hold its level, if it may not.
+
+    The rules (benchmarks/sequential.py shows the false-positive rate where they fire):
+    skewed differences (n <= 28 + 25 g1^2); fewer than 25 non-tied pairs (discrete scores,
+    pass rates near 0 or 1); for pass/fail, an arm with fewer than 5 passes or 5 fails.
+    arm_counts: (successes, trials) of the control and the variation."""
+    out = []
+    where = f"{name}: group-sequential look {look.number} of {look.of} ({look.pairs} pairs)"
+    if look.skewness is not None and look.pairs <= 28 + 25 * look.skewness**2:
+        out.append(f"{where}: the differences are skewed (g1 = {look.skewness:.2f}) for a z "
+                   f"test on {look.pairs} pairs ({SKEW_RULE}); its error rate may exceed "
+                   "alpha; design: sequential is valid for any scores")
+    if look.z is None:
+        return [f"{where}: every difference is equal; the z test is undefined and this look "
+                "decides nothing"]
+    if look.nonzero < MIN_NONZERO:
+        out.append(f"{where}: only {look.nonzero} pairs differ (scores too discrete or pass "
+                   f"rates near 0 or 1; a z test needs >= {MIN_NONZERO}); design: sequential "
+                   "is exact here")
+    if metric == "pass":
+        thin = [s for s, n in arm_counts if min(s, n - s) < MIN_EACH_OUTCOME]
+        if thin:
+            out.append(f"{where}: a pass rate is too near 0 or 1 (fewer than "
+                       f"{MIN_EACH_OUTCOME} passes or fails in an arm) for a z test")
+    return out

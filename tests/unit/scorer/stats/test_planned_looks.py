@@ -1,0 +1,184 @@
+"""The group-sequential design in the scorer: looks at planned pair counts, decisions from the
+bounds, futility, the final look after lost trials, and the near-normality warnings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from agents.scorer.handler import ScorerServices, fold_trial
+from agents.scorer.stats import ExperimentStats, Observation
+from agents.scorer.stats import group_sequential as gs
+from agents.scorer.stats.planned_looks import LookPlan
+from schemas.events import AnalysisReady, TrialCompleted, TrialSpec
+from schemas.experiment import AnalysisConfig, ModelSpec, TestCase, VariationRef
+
+
+def gs_config(**kw) -> AnalysisConfig:
+    return AnalysisConfig(**{"design": "group-sequential", "looks": 5, "family_size": 1,
+                             "planned_pairs": 100, **kw})
+
+
+def fold_pairs(stats: ExperimentStats, control: np.ndarray, variant: np.ndarray,
+               start: int = 0) -> None:
+    for i, (c, v) in enumerate(zip(control, variant, strict=True), start):
+        stats.fold(Observation(f"c{i}", "c", "control", True, (), f"case{i}|m|0", "m", float(c)))
+        stats.fold(Observation(f"v{i}", "v", "variant", False, (), f"case{i}|m|0", "m", float(v)))
+
+
+def scores(rng: np.random.Generator, n: int, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """4-assertion scores around a per-case difficulty; the variant's pass rate + shift."""
+    q = rng.beta(2.0, 2.0, n)
+    return rng.binomial(4, q) / 4, rng.binomial(4, np.clip(q + shift, 0, 1)) / 4
+
+
+def test_looks_happen_at_the_planned_pair_counts_and_nothing_is_decided_between_them():
+    stats = ExperimentStats(gs_config())
+    assert stats.look_plan is not None and stats.look_plan.counts == (20, 40, 60, 80, 100)
+    control, variant = np.full(30, 0.2), np.full(30, 0.9)
+    variant[::3] = 0.8  # a huge effect with some spread
+    fold_pairs(stats, control[:19], variant[:19])
+    early = stats.analyze(final=False)
+    assert stats.looks_taken == 0 and early.decision == "running"
+    assert "waiting for the first planned look" in early.reason
+    assert early.variations[1].group_sequential.next_look_pairs == 20
+    fold_pairs(stats, control[19:20], variant[19:20], start=19)
+    assert stats.looks_taken == 1
+    at_look = stats.analyze(final=False)
+    assert at_look.decision == "winner" and at_look.winner_id == "v"
+    assert "group-sequential look 1 of 5 at 20 pairs" in at_look.reason
+    look = at_look.variations[1].group_sequential
+    assert look.look == 1 and look.efficacy_z == pytest.approx(4.8769, abs=2e-4)
+
+
+def test_a_significant_lift_between_looks_waits_for_the_look():
+    # A fixed-horizon t test on 30 pairs would call this; the design only looks at 20, 40.
+    rng = np.random.default_rng(4)
+    stats = ExperimentStats(gs_config())
+    control, variant = scores(rng, 40, 0.3)
+    fold_pairs(stats, control[:30], variant[:30])
+    z_now = stats.variations[0].pairs.mean / (stats.variations[0].pairs.std / np.sqrt(30))
+    assert z_now > 3.0
+    summary = stats.analyze(final=False)
+    assert summary.variations[1].group_sequential.look == 1  # still the look at 20 pairs
+    assert summary.variations[1].group_sequential.pairs == 20
+
+
+def test_the_winner_s_direction_comes_from_the_repeated_ci_and_worse_is_control_best():
+    stats = ExperimentStats(gs_config())
+    rng = np.random.default_rng(8)
+    control, variant = scores(rng, 20, 0.0)
+    fold_pairs(stats, np.clip(control + 0.6, 0, 1), np.clip(control - 0.1, 0, 1) * 0.5)
+    summary = stats.analyze(final=False)
+    assert summary.decision == "control-best" and summary.winner_id == "c"
+    v = summary.variations[1]
+    assert v.cs_high < 0 and v.group_sequential.z <= -v.group_sequential.efficacy_z
+
+
+def test_no_difference_stops_for_futility_at_an_interim_look_non_binding():
+    stats = ExperimentStats(gs_config())
+    rng = np.random.default_rng(11)
+    control, variant = scores(rng, 60, -0.05)
+    fold_pairs(stats, control, variant)
+    summary = stats.analyze(final=False)
+    look = summary.variations[1].group_sequential
+    assert look.look == 3 and look.z < look.futility_z
+    assert summary.decision == "futile"
+    assert "futility bound" in summary.reason
+
+
+def test_trials_lost_before_the_last_look_end_in_a_final_look_spending_the_alpha_left():
+    stats = ExperimentStats(gs_config())
+    rng = np.random.default_rng(2)
+    control, variant = scores(rng, 70, 0.12)  # 70 of 100 planned pairs: the rest failed
+    fold_pairs(stats, control, variant)
+    interim = stats.analyze(final=False).variations[1].group_sequential
+    final = stats.analyze(final=True).variations[1].group_sequential
+    assert interim.look == 3 and not interim.final
+    assert final.final and final.look == 4 and final.pairs == 70 and final.futility_z is None
+    bounds = gs.efficacy_bounds((0.2, 0.4, 0.6, 0.7), 0.025)
+    assert final.efficacy_z == pytest.approx(bounds[-1], abs=1e-6)
+    # All the alpha is spent at 70 pairs: a lower bound than the planned look 4's.
+    assert final.efficacy_z < stats.look_plan.design.upper[3]
+
+
+def test_zero_spread_at_a_look_is_never_proof():
+    stats = ExperimentStats(gs_config())
+    fold_pairs(stats, np.full(20, 0.4), np.full(20, 0.5))
+    summary = stats.analyze(final=False)
+    assert summary.decision == "running"
+    assert summary.variations[1].group_sequential.z is None
+    assert any("every difference is equal" in w for w in summary.warnings)
+
+
+def test_skewed_or_sparse_differences_get_a_warning_and_near_normal_ones_do_not():
+    rng = np.random.default_rng(3)
+    skewed = ExperimentStats(gs_config(planned_pairs=500))
+    control = np.full(100, 0.95)
+    variant = np.where(rng.random(100) < 0.95, 1.0, 0.0)  # two-point differences
+    fold_pairs(skewed, control, variant)
+    warnings = skewed.analyze(final=False).warnings
+    assert any("skewed" in w and "28 + 25 g1^2" in w for w in warnings), warnings
+
+    normal = ExperimentStats(gs_config(planned_pairs=500))
+    c = np.clip(0.5 + 0.1 * rng.standard_normal(100), 0, 1)
+    fold_pairs(normal, c, np.clip(c + 0.02 + 0.1 * rng.standard_normal(100), 0, 1))
+    assert normal.analyze(final=False).warnings == ()
+
+    passes = ExperimentStats(gs_config(planned_pairs=500, metric="pass"))
+    c, v = np.ones(100), np.ones(100)
+    c[[5, 40, 77]] = 0.0  # pass rates 97 % and 98 %: five discordant pairs
+    v[[12, 60]] = 0.0
+    fold_pairs(passes, c, v)
+    warnings = passes.analyze(final=False).warnings
+    assert any("pairs differ" in w for w in warnings)
+    assert any("pass rate is too near 0 or 1" in w for w in warnings)
+
+
+def test_look_plan_merges_looks_that_fall_on_one_pair_count():
+    plan = LookPlan.make((0.2, 0.4, 0.6, 0.8, 1.0), 8, 0.05, 0.8, 1)
+    assert plan.counts == (3, 4, 5, 7, 8)  # never fewer than 3 pairs at a look
+    tiny = LookPlan.make((0.2, 0.4, 1.0), 4, 0.05, 0.8, 1)
+    assert tiny.counts == (3, 4)
+    assert tiny.design.timing == (0.75, 1.0)
+
+
+def test_looks_accept_information_fractions_and_refuse_bad_ones():
+    assert gs_config(looks=(0.5, 1.0)).timing() == (0.5, 1.0)
+    assert gs_config(looks=4).timing() == (0.25, 0.5, 0.75, 1.0)
+    for bad in ((0.5, 0.4, 1.0), (0.5, 0.9), (0.0, 1.0), 0, 21):
+        with pytest.raises(ValidationError, match="looks"):
+            gs_config(looks=bad)
+
+
+def test_group_sequential_without_a_planned_size_is_refused():
+    with pytest.raises(ValueError, match="planned pairs"):
+        ExperimentStats(AnalysisConfig(design="group-sequential"))
+
+
+def _completed(i: int, variation: VariationRef, right: bool) -> TrialCompleted:
+    return TrialCompleted(
+        trial=TrialSpec(
+            trial_id=f"{variation.variation_id}-{i}", experiment_id="exp", variation=variation,
+            test_case=TestCase(id=f"t{i}", expected="positive"), model=ModelSpec(id="sim/small"),
+            expected_trials=200, analysis=gs_config()),
+        response="positive" if right else "negative")
+
+
+async def test_the_scorer_publishes_an_analysis_at_each_planned_look():
+    from agents.runtime.contract import StepContext
+
+    control = VariationRef(variation_id="c", name="control", is_control=True)
+    variant = VariationRef(variation_id="v", name="v1")
+    rng = np.random.default_rng(1)
+    state: dict = {}
+    services = ScorerServices(snapshot_every=1000)  # no snapshots: only looks publish
+    published = []
+    for i in range(45):
+        for ref, rate in ((control, 0.5), (variant, 0.55)):
+            emits = await fold_trial(_completed(i, ref, bool(rng.random() < rate)),
+                                     StepContext(state=state, shared={}, services=services))
+            published += [e.event for e in emits if isinstance(e.event, AnalysisReady)]
+    assert [a.variations[1].group_sequential.look for a in published] == [1, 2]
+    assert [a.trials_done for a in published] == [40, 80]
