@@ -11,7 +11,7 @@ from agents.scorer.handler import ScorerServices, fold_trial
 from agents.scorer.stats import ExperimentStats, Observation
 from agents.scorer.stats import group_sequential as gs
 from agents.scorer.stats.planned_looks import LookPlan
-from schemas.events import AnalysisReady, TrialCompleted, TrialSpec
+from schemas.events import AnalysisReady, TrialCompleted, TrialScored, TrialSpec
 from schemas.experiment import AnalysisConfig, ModelSpec, TestCase, VariationRef
 
 
@@ -68,7 +68,7 @@ def test_a_significant_lift_between_looks_waits_for_the_look():
 def test_the_winner_s_direction_comes_from_the_repeated_ci_and_worse_is_control_best():
     stats = ExperimentStats(gs_config())
     rng = np.random.default_rng(8)
-    control, variant = scores(rng, 20, 0.0)
+    control, _ = scores(rng, 20, 0.0)
     fold_pairs(stats, np.clip(control + 0.6, 0, 1), np.clip(control - 0.1, 0, 1) * 0.5)
     summary = stats.analyze(final=False)
     assert summary.decision == "control-best" and summary.winner_id == "c"
@@ -157,13 +157,14 @@ def test_group_sequential_without_a_planned_size_is_refused():
         ExperimentStats(AnalysisConfig(design="group-sequential"))
 
 
-def _completed(i: int, variation: VariationRef, right: bool) -> TrialCompleted:
-    return TrialCompleted(
+def _scored(i: int, variation: VariationRef, right: bool) -> TrialScored:
+    completed = TrialCompleted(
         trial=TrialSpec(
             trial_id=f"{variation.variation_id}-{i}", experiment_id="exp", variation=variation,
             test_case=TestCase(id=f"t{i}", expected="positive"), model=ModelSpec(id="sim/small"),
             expected_trials=200, analysis=gs_config()),
         response="positive" if right else "negative")
+    return TrialScored(trial=completed, score=float(right), passed=right)
 
 
 async def test_the_scorer_publishes_an_analysis_at_each_planned_look():
@@ -177,7 +178,7 @@ async def test_the_scorer_publishes_an_analysis_at_each_planned_look():
     published = []
     for i in range(45):
         for ref, rate in ((control, 0.5), (variant, 0.55)):
-            emits = await fold_trial(_completed(i, ref, bool(rng.random() < rate)),
+            emits = await fold_trial(_scored(i, ref, bool(rng.random() < rate)),
                                      StepContext(state=state, shared={}, services=services))
             published += [e.event for e in emits if isinstance(e.event, AnalysisReady)]
     assert [a.variations[1].group_sequential.look for a in published] == [1, 2]
