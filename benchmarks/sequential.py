@@ -38,10 +38,13 @@ import numpy as np
 from scipy import stats as sps
 
 from agents.scorer.stats import betting
+from agents.scorer.stats import group_sequential as gs
+from agents.scorer.stats.planned_looks import MIN_NONZERO, LookPlan, skewed_for_z, z_from_t
 from agents.scorer.stats.power import t_test_sample_size
 
 ALPHA = 0.05
 EFFECT_D = 0.3
+GS_LOOKS = 5
 CHUNK = 500  # streams simulated at once: bounds memory to ~100 MB
 
 
@@ -77,14 +80,17 @@ def _pass_fail(rng: np.random.Generator, s: int, n: int) -> np.ndarray:
     return (rng.random((s, n)) < q).astype(float) - (rng.random((s, n)) < q)
 
 
+def _unpaired_raw(rng: np.random.Generator, s: int, n: int, share: float = 0.2
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Arm (1 = variant, 20 %) and score of each observation in arrival order."""
+    arms = (rng.random((s, n)) < share).astype(int)
+    sd = np.where(arms == 1, 0.3, 0.1)  # the variant's SD is 3 x the control's
+    return arms, np.clip(0.5 + sd * rng.standard_normal((s, n)), 0, 1)
+
+
 def _unpaired(rng: np.random.Generator, s: int, n: int, share: float = 0.2) -> list[np.ndarray]:
-    out = []
-    for _ in range(s):
-        arms = (rng.random(n) < share).astype(int)
-        sd = np.where(arms == 1, 0.3, 0.1)  # the variant's SD is 3 x the control's
-        values = np.clip(0.5 + sd * rng.standard_normal(n), 0, 1)
-        out.append(betting.pseudo_pairs(arms, values)[0])
-    return out
+    arms, values = _unpaired_raw(rng, s, n, share)
+    return [betting.pseudo_pairs(a, v)[0] for a, v in zip(arms, values, strict=True)]
 
 
 NULLS: dict[str, Sampler] = {
@@ -166,13 +172,120 @@ def _stopping(rng: np.random.Generator, streams: int) -> dict:
     mean_stop = float(np.concatenate(stops).mean())
     oracle_stop = float(np.concatenate(oracle_stops).mean())
     return {
-        "effect_d": d, "effect_mean": mean, "effect_sd": sd,
+        "effect_d": d, "effect_mean": mean, "effect_sd": sd, "effect_delta": delta,
         "fixed_n_80_power": fixed_n, "horizon": horizon,
         "mean_stop_n": mean_stop, "stop_ratio": mean_stop / fixed_n,
         "power_within_3_4_n": stopped / streams,
         "coverage_alternative": covered / streams,
         "floor_kelly_bet": kelly, "floor_stop_ratio": oracle_stop / fixed_n,
     }
+
+
+# -- the group-sequential design (planned looks; near-normal data only) ---------------------
+
+
+def _gs_plan(planned_pairs: int) -> LookPlan:
+    return LookPlan.make(gs.equal_timing(GS_LOOKS), planned_pairs, ALPHA, 0.8, 1)
+
+
+def _gs_outcomes(z: np.ndarray, plan: LookPlan, futility: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per stream: the look index it stops at, and its outcome (1 efficacy, -1 harm, 0
+    futility or the end), from z at each look (nan: undefined, decides nothing)."""
+    upper, lower = np.asarray(plan.design.upper), np.asarray(plan.design.lower)
+    with np.errstate(invalid="ignore"):
+        win, harm = z >= upper, z <= -upper
+        stop = win | harm
+        if futility:
+            stop[:, :-1] |= z[:, :-1] < lower[:-1]
+    at = np.where(stop.any(axis=1), stop.argmax(axis=1), z.shape[1] - 1)
+    rows = np.arange(z.shape[0])
+    return at, np.where(win[rows, at], 1, np.where(harm[rows, at], -1, 0))
+
+
+def _gs_paired(x: np.ndarray, plan: LookPlan) -> dict[str, np.ndarray]:
+    """z, skewness and tie counts of paired differences x (streams x pairs) at the looks."""
+    idx = np.asarray(plan.counts) - 1
+    n = np.asarray(plan.counts, dtype=float)
+    c1, c2, c3 = (np.cumsum(x**p, axis=1)[:, idx] for p in (1, 2, 3))
+    mean = c1 / n
+    m2 = np.maximum(c2 - c1 * mean, 0.0)
+    m3 = c3 - 3 * mean * c2 + 2 * n * mean**3
+    sd = np.sqrt(m2 / (n - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 1e-12, z_from_t(mean / (sd / np.sqrt(n)), n - 1), np.nan)
+        skew = np.where(m2 > 1e-12, np.sqrt(n) * m3 / m2**1.5, 0.0)
+    nonzero = np.cumsum(x != 0, axis=1)[:, idx]
+    doubtful = skewed_for_z(n, skew) | (nonzero < MIN_NONZERO) | np.isnan(z)
+    return {"z": z, "doubtful": doubtful}
+
+
+def _gs_null(sampler: Sampler, rng: np.random.Generator, streams: int, plan: LookPlan
+             ) -> dict[str, float]:
+    """FPR ignoring every futility stop (non-binding: the worst case), the share of streams
+    warned at the last look, and the FPR among rejections no warning flagged."""
+    false, warned, unflagged = 0, 0, 0
+    for start in range(0, streams, CHUNK):
+        stats = _gs_paired(sampler(rng, min(CHUNK, streams - start), plan.counts[-1]), plan)
+        at, outcome = _gs_outcomes(stats["z"], plan, futility=False)
+        rows = np.arange(at.size)
+        rejected = outcome != 0
+        false += int(rejected.sum())
+        warned += int(stats["doubtful"][:, -1].sum())
+        unflagged += int((rejected & ~stats["doubtful"][rows, at]).sum())
+    return {"fpr": false / streams, "warned": warned / streams,
+            "fpr_unwarned": unflagged / streams}
+
+
+def _gs_unpaired_null(rng: np.random.Generator, streams: int, plan: LookPlan
+                      ) -> dict[str, float]:
+    """Welch's z at looks by observation counts (unpaired arms: per-arm variances)."""
+    arms, values = _unpaired_raw(rng, streams, plan.counts[-1])
+    idx = np.asarray(plan.counts) - 1
+    b = np.cumsum(arms, axis=1)[:, idx]
+    a = np.asarray(plan.counts) - b
+    sums = [np.cumsum(values * (arms == k), axis=1)[:, idx] for k in (0, 1)]
+    squares = [np.cumsum(values**2 * (arms == k), axis=1)[:, idx] for k in (0, 1)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        va = (squares[0] - sums[0] ** 2 / a) / (a - 1)
+        vb = (squares[1] - sums[1] ** 2 / b) / (b - 1)
+        se2 = va / a + vb / b
+        df = se2**2 / ((va / a) ** 2 / (a - 1) + (vb / b) ** 2 / (b - 1))
+        t = (sums[1] / b - sums[0] / a) / np.sqrt(se2)
+        z = np.where((a >= 2) & (b >= 2) & (se2 > 0), z_from_t(t, df), np.nan)
+    _, outcome = _gs_outcomes(z, plan, futility=False)
+    return {"fpr": float((outcome != 0).mean()), "warned": 0.0,
+            "fpr_unwarned": float((outcome != 0).mean())}
+
+
+def _gs_stopping(rng: np.random.Generator, streams: int, fixed_n: float, delta: float
+                 ) -> dict[str, float]:
+    """At the d = 0.3 alternative: the design's maximum sample powers it (gsDesign's n.I =
+    inflation x fixed n); the mean pairs at stop (every crossing stops, futility included)."""
+    plan = _gs_plan(math.ceil(_gs_plan(1000).design.inflation * fixed_n))
+    stops, wins = [], 0
+    for start in range(0, streams, CHUNK):
+        x = _assertion_scores(rng, min(CHUNK, streams - start), plan.counts[-1], delta)
+        at, outcome = _gs_outcomes(_gs_paired(x, plan)["z"], plan, futility=True)
+        stops.append(np.asarray(plan.counts)[at])
+        wins += int((outcome == 1).sum())
+    mean_stop = float(np.concatenate(stops).mean())
+    return {"gs_looks": list(plan.counts), "gs_max_pairs": plan.counts[-1],
+            "gs_upper": [round(b, 4) for b in plan.design.upper],
+            "gs_futility": [round(b, 4) for b in plan.design.lower],
+            "gs_mean_stop_n": mean_stop, "gs_stop_ratio": mean_stop / fixed_n,
+            "gs_power": wins / streams}
+
+
+def _group_sequential(rng: np.random.Generator, streams: int, stopping: dict) -> dict:
+    delta = stopping["effect_delta"]
+    out = _gs_stopping(rng, streams // 2, stopping["fixed_n_80_power"], delta)
+    nulls = {}
+    for planned in (out["gs_max_pairs"], 1000):
+        plan = _gs_plan(planned)
+        rows = {name: _gs_null(sampler, rng, streams, plan) for name, sampler in NULLS.items()}
+        rows["unpaired_sd3_80_20"] = _gs_unpaired_null(rng, streams, plan)
+        nulls[str(planned)] = rows
+    return {**out, "gs_null": nulls}
 
 
 def _engine_fpr(rng: np.random.Generator, runs: int, pairs: int) -> float:
@@ -211,6 +324,9 @@ def run(quick: bool = False, streams: int | None = None, seed: int = 20240601,
     _say(progress, f"unpaired_sd3_80_20: FPR {fpr['unpaired_sd3_80_20']:.4f}")
     stopping = _stopping(rng, n_streams // 2)
     _say(progress, f"stopping ratio {stopping['stop_ratio']:.3f}")
+    group = _group_sequential(rng, n_streams, stopping)
+    _say(progress, f"group-sequential stop ratio {group['gs_stop_ratio']:.3f}, power "
+                   f"{group['gs_power']:.3f}")
     engine_runs = 40 if quick else 300
     engine = _engine_fpr(rng, engine_runs, 200)
     return {
@@ -225,6 +341,7 @@ def run(quick: bool = False, streams: int | None = None, seed: int = 20240601,
         "fpr_all_within_limit": all(v <= ALPHA + 2 * se for v in fpr.values()),
         "coverage_null": {k: 1 - v for k, v in fpr.items()},
         **stopping,
+        **group,
         "fpr_engine_two_point": engine,
         "engine_experiments": engine_runs,
         "seconds": round(time.perf_counter() - started, 1),
@@ -246,6 +363,15 @@ def _print_table(figures: dict, out: TextIO) -> None:
           f"fixed n {figures['fixed_n_80_power']:.1f} = {figures['stop_ratio']:.3f} "
           f"(floor {figures['floor_stop_ratio']:.3f}); power within 3.4 n "
           f"{figures['power_within_3_4_n']:.3f}", file=out)
+    print(f"group-sequential ({GS_LOOKS} looks at {figures['gs_looks']} pairs, O'Brien-Fleming-"
+          f"type alpha, HSD(-2) non-binding futility): mean stop {figures['gs_mean_stop_n']:.1f}"
+          f" / fixed n {figures['fixed_n_80_power']:.1f} = {figures['gs_stop_ratio']:.3f}; "
+          f"power {figures['gs_power']:.3f}", file=out)
+    for planned, rows in figures["gs_null"].items():
+        print(f"  group-sequential A/A, {planned} planned pairs (futility ignored):", file=out)
+        for name, row in rows.items():
+            print(f"    {name:24s} FPR {row['fpr']:.4f}  warned {row['warned']:.3f}  "
+                  f"FPR unwarned {row['fpr_unwarned']:.4f}", file=out)
 
 
 def main() -> None:

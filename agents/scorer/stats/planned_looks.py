@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 from scipy import stats as sps
 
 from agents.scorer.stats import group_sequential as gs
@@ -142,11 +143,8 @@ class LookMonitor:
 
     def _look(self, k: int, pairs: RunningMoments, upper: float, lower: float | None) -> Look:
         n, mean, sd = pairs.n, pairs.mean, pairs.std or 0.0
-        z: float | None = None
-        if sd > 0:
-            z = float(sps.norm.isf(sps.t.sf(mean / (sd / math.sqrt(n)), n - 1)))
-        # The bound on the t scale: the same tail probability at n - 1 degrees of freedom.
-        critical = math.inf if math.isinf(upper) else float(sps.t.isf(sps.norm.sf(upper), n - 1))
+        z = float(z_from_t(mean / (sd / math.sqrt(n)), n - 1)) if sd > 0 else None
+        critical = math.inf if math.isinf(upper) else float(t_critical(upper, n - 1))
         half = critical * sd / math.sqrt(n) if sd > 0 else math.inf
         low, high = max(-1.0, mean - half), min(1.0, mean + half)
         return Look(k + 1, len(self.plan.counts), n, mean, sd, pairs.skewness, self.nonzero,
@@ -160,6 +158,21 @@ def _as_final(look: Look) -> Look:
                 look.nonzero, look.z, look.upper, None, look.low, look.high, final=True)
 
 
+def z_from_t(t: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
+    """The normal-scale equivalent of a t statistic: the same upper tail probability."""
+    return sps.norm.isf(sps.t.sf(t, df))
+
+
+def t_critical(bound: float, df: np.ndarray | float) -> np.ndarray:
+    """A z-scale bound on the t scale at df degrees of freedom (the same tail probability)."""
+    return sps.t.isf(sps.norm.sf(bound), df)
+
+
+def skewed_for_z(pairs: np.ndarray | int, skewness: np.ndarray | float) -> np.ndarray | bool:
+    """Too skewed for a normal mean at this n (works on arrays)."""
+    return pairs <= 28 + 25 * np.square(skewness)
+
+
 def normality_warnings(name: str, look: Look, arm_counts: list[tuple[int, int]],
                        metric: str) -> list[str]:
     """Why this look's z test may not hold its level, if it may not.
@@ -170,7 +183,7 @@ def normality_warnings(name: str, look: Look, arm_counts: list[tuple[int, int]],
     arm_counts: (successes, trials) of the control and the variation."""
     out = []
     where = f"{name}: group-sequential look {look.number} of {look.of} ({look.pairs} pairs)"
-    if look.skewness is not None and look.pairs <= 28 + 25 * look.skewness**2:
+    if look.skewness is not None and skewed_for_z(look.pairs, look.skewness):
         out.append(f"{where}: the differences are skewed (g1 = {look.skewness:.2f}) for a z "
                    f"test on {look.pairs} pairs ({SKEW_RULE}); its error rate may exceed "
                    "alpha; design: sequential is valid for any scores")
