@@ -85,15 +85,6 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float
             time.sleep(0.1)
 
 
-STUB_PIDS: set[int] = set()  # stubs are children of this process, not part of what we measure
-
-
-def own_cpu_s() -> float:
-    """CPU seconds of this process and its children (LLM worker processes), stubs excluded."""
-    me = os.getpid()
-    return tree_cpu_s(me) - sum(process_cpu_s(pid) for pid in STUB_PIDS)
-
-
 @dataclass
 class Stub:
     base_url: str
@@ -110,12 +101,10 @@ def stub_process(latency_ms: float) -> Iterator[Stub]:
         [sys.executable, "-m", "benchmarks.stub_llm", "--port", str(port),
          "--latency-ms", str(latency_ms)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    STUB_PIDS.add(proc.pid)
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc, "the stub")
         yield Stub(f"http://127.0.0.1:{port}/v1", proc.pid)
     finally:
-        STUB_PIDS.discard(proc.pid)
         proc.terminate()
         try:
             proc.wait(5)
@@ -149,18 +138,15 @@ def round_event(experiment_id: str, n_trials: int, base_url: str) -> Any:
 
 # --- embedded -----------------------------------------------------------------------------
 
-async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None, *,
-                       scorer: bool = True, llm_processes: int = 1) -> dict[str, Any]:
-    """n trials through the trials and (unless scorer=False) scorer agents on the local
-    runtime."""
+async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None) -> dict[str, Any]:
+    """n trials through the trials and scorer agents on the local runtime."""
     from agents.runtime.local import LocalRuntime
     from agents.scorer import AGENT as SCORER
     from agents.trials import AGENT as TRIALS
     from promptopt.settings import Settings
     from topics.catalogue import ANALYSIS_READY, TRIAL_COMPLETED, VARIATION_GENERATED
 
-    settings = Settings(llm_concurrency=CONCURRENCY, llm_timeout_s=60,
-                        llm_processes=llm_processes)
+    settings = Settings(llm_concurrency=CONCURRENCY, llm_timeout_s=60)
     trials = replace(TRIALS, steps=tuple(
         replace(s, concurrency=CONCURRENCY) if s.name == "trials.run_trial" else s
         for s in TRIALS.steps))
@@ -174,20 +160,19 @@ async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None, *,
             finals.append(event)
 
     observers = [(TRIAL_COMPLETED, count), (ANALYSIS_READY, count)]
-    agents = [trials, SCORER] if scorer else [trials]
-    async with LocalRuntime(agents, settings, observers=observers) as rt:
+    async with LocalRuntime([trials, SCORER], settings, observers=observers) as rt:
         event = round_event(f"bench-{tag}-{uuid.uuid4().hex[:6]}", n, stub.base_url)
         stub_cpu = stub.cpu_s()
         if profiler is not None:
             profiler.enable()
-        wall, cpu = time.perf_counter(), own_cpu_s()
+        wall, cpu = time.perf_counter(), time.process_time()
         await rt.publish(VARIATION_GENERATED, event)
         await rt.run_until_idle(timeout=900)
-        wall, cpu = time.perf_counter() - wall, own_cpu_s() - cpu
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if profiler is not None:
             profiler.disable()
         stub_cpu = stub.cpu_s() - stub_cpu
-    if outcomes["completed"] != n or len(finals) != int(scorer):
+    if outcomes["completed"] != n or len(finals) != 1:
         raise RuntimeError(f"{tag}: outcomes {dict(outcomes)}, {len(finals)} final analyses")
     return {"trials": n, "wall_s": wall, "cpu_s": cpu, "stub_cpu_s": stub_cpu,
             "outcomes": dict(outcomes)}
@@ -227,8 +212,7 @@ async def embedded(stub_100: Stub, stub_1s: Stub, n: int, rounds: int) -> dict[s
         bare.append(await run_bare(stub_100, n))
         fast.append(await run_embedded(stub_100, n, f"100ms-r{r}"))
     slow = await run_embedded(stub_1s, n, "1s")
-    trials_only = await run_embedded(stub_100, n, "trials-only", scorer=False)
-    return {"fast": fast, "bare": bare, "slow": slow, "trials_only": trials_only}
+    return {"fast": fast, "bare": bare, "slow": slow}
 
 
 # --- layers (cProfile) --------------------------------------------------------------------
@@ -442,10 +426,6 @@ def main() -> None:
         bare_ms = (sum(r["cpu_s"] for r in runs["bare"])
                    / sum(r["calls"] for r in runs["bare"]) * 1000)
         out.update(figures(runs["fast"], runs["slow"], bare_ms))
-        # The fan-out alone (no scorer): what the trials agent costs per trial.
-        alone = runs["trials_only"]["cpu_s"] / runs["trials_only"]["trials"] * 1000
-        out["cpu_ms_per_trial_without_scorer"] = round(alone, 3)
-        out["cpu_ratio_to_bare_http_without_scorer"] = round(alone / bare_ms, 3)
         out["bare_http_calls_per_s"] = round(
             sum(r["calls"] for r in runs["bare"]) / sum(r["wall_s"] for r in runs["bare"]), 1)
         print(f"embedded: {json.dumps(out)}", file=sys.stderr)

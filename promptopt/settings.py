@@ -82,10 +82,6 @@ class Settings(BaseSettings):
     patterns_cache_ttl_s: float = 600
 
     llm_concurrency: int = 64
-    # LLM calls in this many child processes (agents/llm/process_pool.py); 1: in-process.
-    # For the embedded runtime when its one core is saturated; Kafka workers scale with
-    # `promptopt worker --processes N` instead.
-    llm_processes: int = 1
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 3
     # A Retry-After longer than this fails the call instead of holding its trial.

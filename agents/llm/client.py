@@ -14,10 +14,8 @@ status "failed" and the reason, so a trial is never silently lost.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, replace
-from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from agents.llm import allowed_hosts, litellm_path
@@ -62,11 +60,9 @@ class EmbedResult:
 class _Model:
     """What the client keeps per ModelSpec, worked out on its first call."""
 
-    def __init__(self, model: ModelSpec, settings: Any, share: float = 1.0) -> None:
+    def __init__(self, model: ModelSpec, settings: Any) -> None:
         self.route: Route = route(model, settings)
-        concurrency = model.max_concurrency or settings.llm_concurrency
-        self.limits = ModelLimits(max(1, math.ceil(concurrency * share)),
-                                  model.rpm * share if model.rpm else None)
+        self.limits = ModelLimits(model.max_concurrency or settings.llm_concurrency, model.rpm)
         self.prices: Prices = prices_for(model)
         self.options: dict[str, Any] = {}
         for name in ("temperature", "max_tokens", "seed"):
@@ -121,12 +117,8 @@ class LLMClient:
     """One per process (or per runtime). `complete` and `embed` may be called concurrently
     from many tasks of one event loop."""
 
-    def __init__(self, settings: Any, *, cache: ResponseCache | None = None,
-                 limit_share: float = 1.0) -> None:
-        """limit_share: this client's part of every model's concurrency and rpm limits
-        (1/N for each of N processes that share the limits; see process_pool.py)."""
+    def __init__(self, settings: Any, *, cache: ResponseCache | None = None) -> None:
         self._settings = settings
-        self._share = limit_share
         self.cache = cache
         self._http = OpenAIHTTP(settings.llm_timeout_s)
         self._models: dict[ModelSpec, _Model] = {}
@@ -135,7 +127,16 @@ class LLMClient:
         self.calls = 0  # requests sent to a provider (cache hits excluded, retries included)
 
     async def complete(self, model: ModelSpec, messages: list[dict[str, Any]]) -> LLMResult:
-        return await through_cache(self.cache, model, messages, self._complete)
+        if self.cache is not None and is_deterministic(model):
+            result, hit = await self.cache.get_or_call(
+                cache_key(model, messages),
+                lambda: self._complete(model, messages),
+                keep=lambda r: r.status == "completed",
+            )
+            if hit:
+                return replace(result, cached=True, cost_usd=0.0, attempts=0, latency_ms=0.0)
+            return result
+        return await self._complete(model, messages)
 
     async def embed(self, model: ModelSpec, texts: list[str]) -> EmbedResult:
         """Embeddings of `texts` by `model` (an embedding model), under the same limits,
@@ -223,28 +224,8 @@ class LLMClient:
     def _model(self, model: ModelSpec) -> _Model:
         m = self._models.get(model)
         if m is None:
-            m = self._models[model] = _Model(model, self._settings, self._share)
+            m = self._models[model] = _Model(model, self._settings)
         return m
-
-
-async def through_cache(
-    cache: ResponseCache | None,
-    model: ModelSpec,
-    messages: list[dict[str, Any]],
-    call: Callable[[ModelSpec, list[dict[str, Any]]], Awaitable[LLMResult]],
-) -> LLMResult:
-    """`call`, or the cached answer of an identical deterministic call (marked cached and
-    free); only completed results are kept."""
-    if cache is None or not is_deterministic(model):
-        return await call(model, messages)
-    result, hit = await cache.get_or_call(
-        cache_key(model, messages),
-        lambda: call(model, messages),
-        keep=lambda r: r.status == "completed",
-    )
-    if hit:
-        return replace(result, cached=True, cost_usd=0.0, attempts=0, latency_ms=0.0)
-    return result
 
 
 class _Failed(Exception):

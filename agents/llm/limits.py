@@ -13,11 +13,11 @@ from aiolimiter import AsyncLimiter
 
 
 class ModelLimits:
-    def __init__(self, concurrency: int, rpm: float | None) -> None:
+    def __init__(self, concurrency: int, rpm: int | None) -> None:
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._starts: AsyncLimiter | None = None
         if rpm:
-            burst = max(1, int(rpm // 60))
+            burst = max(1, rpm // 60)
             self._starts = AsyncLimiter(burst, burst * 60.0 / rpm)
 
     async def __aenter__(self) -> None:

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # litellm is heavy: import it when services open, not with the package
     from agents.llm.client import LLMClient
-    from agents.llm.process_pool import LLMProcessPool
 
 
 @dataclass
 class TrialsServices:
-    llm: LLMClient | LLMProcessPool
+    llm: LLMClient
     # This worker's spend per experiment, counting calls when they return. The scorer sees
     # the whole experiment and broadcasts budget-exhausted; this stops a worker sooner.
     spend: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -33,12 +32,7 @@ async def open_services(settings: Any = None) -> TrialsServices:
 
     # PROMPTOPT_LLM_CACHE: this process only (default), a SQLite file, or Redis shared by
     # every worker.
-    cache = open_cache(settings, LLMResult)
-    if settings.llm_processes > 1:
-        from agents.llm.process_pool import LLMProcessPool
-
-        return TrialsServices(llm=LLMProcessPool(settings, settings.llm_processes, cache=cache))
-    return TrialsServices(llm=LLMClient(settings, cache=cache))
+    return TrialsServices(llm=LLMClient(settings, cache=open_cache(settings, LLMResult)))
 
 
 async def close_services(services: TrialsServices) -> None:
