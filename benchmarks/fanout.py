@@ -138,8 +138,10 @@ def round_event(experiment_id: str, n_trials: int, base_url: str) -> Any:
 
 # --- embedded -----------------------------------------------------------------------------
 
-async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None) -> dict[str, Any]:
-    """n trials through the trials and scorer agents on the local runtime."""
+async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None, *,
+                       scorer: bool = True) -> dict[str, Any]:
+    """n trials through the trials and (unless scorer=False) scorer agents on the local
+    runtime."""
     from agents.runtime.local import LocalRuntime
     from agents.scorer import AGENT as SCORER
     from agents.trials import AGENT as TRIALS
@@ -160,7 +162,8 @@ async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None) -> di
             finals.append(event)
 
     observers = [(TRIAL_COMPLETED, count), (ANALYSIS_READY, count)]
-    async with LocalRuntime([trials, SCORER], settings, observers=observers) as rt:
+    agents = [trials, SCORER] if scorer else [trials]
+    async with LocalRuntime(agents, settings, observers=observers) as rt:
         event = round_event(f"bench-{tag}-{uuid.uuid4().hex[:6]}", n, stub.base_url)
         stub_cpu = stub.cpu_s()
         if profiler is not None:
@@ -172,7 +175,7 @@ async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None) -> di
         if profiler is not None:
             profiler.disable()
         stub_cpu = stub.cpu_s() - stub_cpu
-    if outcomes["completed"] != n or len(finals) != 1:
+    if outcomes["completed"] != n or len(finals) != int(scorer):
         raise RuntimeError(f"{tag}: outcomes {dict(outcomes)}, {len(finals)} final analyses")
     return {"trials": n, "wall_s": wall, "cpu_s": cpu, "stub_cpu_s": stub_cpu,
             "outcomes": dict(outcomes)}
@@ -212,7 +215,8 @@ async def embedded(stub_100: Stub, stub_1s: Stub, n: int, rounds: int) -> dict[s
         bare.append(await run_bare(stub_100, n))
         fast.append(await run_embedded(stub_100, n, f"100ms-r{r}"))
     slow = await run_embedded(stub_1s, n, "1s")
-    return {"fast": fast, "bare": bare, "slow": slow}
+    trials_only = await run_embedded(stub_100, n, "trials-only", scorer=False)
+    return {"fast": fast, "bare": bare, "slow": slow, "trials_only": trials_only}
 
 
 # --- layers (cProfile) --------------------------------------------------------------------
@@ -426,6 +430,10 @@ def main() -> None:
         bare_ms = (sum(r["cpu_s"] for r in runs["bare"])
                    / sum(r["calls"] for r in runs["bare"]) * 1000)
         out.update(figures(runs["fast"], runs["slow"], bare_ms))
+        # The fan-out alone (no scorer): what the trials agent costs per trial.
+        alone = runs["trials_only"]["cpu_s"] / runs["trials_only"]["trials"] * 1000
+        out["cpu_ms_per_trial_without_scorer"] = round(alone, 3)
+        out["cpu_ratio_to_bare_http_without_scorer"] = round(alone / bare_ms, 3)
         out["bare_http_calls_per_s"] = round(
             sum(r["calls"] for r in runs["bare"]) / sum(r["wall_s"] for r in runs["bare"]), 1)
         print(f"embedded: {json.dumps(out)}", file=sys.stderr)
