@@ -148,7 +148,8 @@ async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None, *,
     from promptopt.settings import Settings
     from topics.catalogue import ANALYSIS_READY, TRIAL_COMPLETED, VARIATION_GENERATED
 
-    settings = Settings(llm_concurrency=CONCURRENCY, llm_timeout_s=60)
+    settings = Settings(llm_concurrency=CONCURRENCY, llm_timeout_s=60,
+                        llm_allowed_hosts=["127.0.0.1"])  # the stub (the SSRF guard)
     trials = replace(TRIALS, steps=tuple(
         replace(s, concurrency=CONCURRENCY) if s.name == "trials.run_trial" else s
         for s in TRIALS.steps))
@@ -322,7 +323,7 @@ async def broker(stub_100: Stub, stub_1s: Stub, n: int, workers: int = 2) -> dic
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PROMPTOPT_FAUST_DATA_DIR": tmp,
                "PROMPTOPT_LLM_CONCURRENCY": str(CONCURRENCY // workers),
-               "PROMPTOPT_LLM_TIMEOUT_S": "60"}
+               "PROMPTOPT_LLM_TIMEOUT_S": "60", "PROMPTOPT_LLM_ALLOWED_HOSTS": "127.0.0.1"}
         log = open(f"{tmp}/workers.log", "wb")  # noqa: SIM115 - closed with the folder
         pool = subprocess.Popen(
             [sys.executable, "-m", "promptopt.cli", "worker", "--role", "trials",

@@ -145,16 +145,11 @@ class LLMClient:
         texts = list(texts)
         started = time.perf_counter()
         try:
-            await m.check_address(model)
-            if m.route.protocol == "openai":
-                headers = m.headers(model)
-                body = {"model": m.route.model, "input": texts}
-                reply, attempts, latency_ms = await self._send(
-                    m, lambda: self._http.embeddings(m.route.embeddings_url, headers, body))
-            else:
-                params = m.litellm_params(model)
-                reply, attempts, latency_ms = await self._send(
-                    m, lambda: litellm_path.embeddings(params, texts))
+            reply, attempts, latency_ms = await self._request(
+                m, model,
+                lambda headers: self._http.embeddings(
+                    m.route.embeddings_url, headers, {"model": m.route.model, "input": texts}),
+                lambda params: litellm_path.embeddings(params, texts))
         except _Failed as failed:
             return EmbedResult(None, "failed", failed.error.reason, _ms(started),
                                attempts=failed.attempts)
@@ -175,16 +170,12 @@ class LLMClient:
         m = self._model(model)
         started = time.perf_counter()
         try:
-            await m.check_address(model)
-            if m.route.protocol == "openai":
-                headers = m.headers(model)
-                body = {"model": m.route.model, "messages": messages, **m.options}
-                reply, attempts, latency_ms = await self._send(
-                    m, lambda: self._http.chat(m.route.chat_url, headers, body))
-            else:
-                params = m.litellm_params(model)
-                reply, attempts, latency_ms = await self._send(
-                    m, lambda: litellm_path.chat(params, messages))
+            reply, attempts, latency_ms = await self._request(
+                m, model,
+                lambda headers: self._http.chat(
+                    m.route.chat_url, headers,
+                    {"model": m.route.model, "messages": messages, **m.options}),
+                lambda params: litellm_path.chat(params, messages))
         except _Failed as failed:
             return LLMResult(None, "failed", failed.error.reason, _ms(started),
                              attempts=failed.attempts)
@@ -204,6 +195,18 @@ class LLMClient:
             cost_usd=prompt_tokens * m.prices[0] + completion_tokens * m.prices[1],
             attempts=attempts,
         )
+
+    async def _request(self, m: _Model, model: ModelSpec, lean: Any,
+                       via_litellm: Any) -> tuple[Any, int, float]:
+        """Check the address, then send over the model's path: lean(headers) for the OpenAI
+        protocol, via_litellm(params) for the rest. Raises ProviderError when nothing could
+        be sent (a host not allowed, no key), _Failed when every attempt failed."""
+        await m.check_address(model)
+        if m.route.protocol == "openai":
+            headers = m.headers(model)
+            return await self._send(m, lambda: lean(headers))
+        params = m.litellm_params(model)
+        return await self._send(m, lambda: via_litellm(params))
 
     async def _send(self, m: _Model, attempt: Any) -> tuple[Any, int, float]:
         """(reply, requests sent, the answering request's milliseconds); raises _Failed."""

@@ -220,10 +220,7 @@ def serve(config: SimConfig, host: str = "127.0.0.1", port: int = 8765) -> None:
 
 
 async def _chat(request: web.Request) -> web.Response:
-    refused = _unauthorized(request)
-    if refused is not None:
-        return refused
-    body = await _json_object(request)
+    body = await _request_body(request)
     if isinstance(body, web.Response):
         return body
     if body.get("stream"):
@@ -232,13 +229,18 @@ async def _chat(request: web.Request) -> web.Response:
 
 
 async def _embeddings(request: web.Request) -> web.Response:
-    refused = _unauthorized(request)
-    if refused is not None:
-        return refused
-    body = await _json_object(request)
+    body = await _request_body(request)
     if isinstance(body, web.Response):
         return body
     return await request.app[SIMULATOR_KEY].embed(body)
+
+
+async def _request_body(request: web.Request) -> dict[str, Any] | web.Response:
+    """The request's JSON object, or the 401 or 400 to answer instead."""
+    refused = _unauthorized(request)
+    if refused is not None:
+        return refused
+    return await _json_object(request)
 
 
 def _unauthorized(request: web.Request) -> web.Response | None:
