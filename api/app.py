@@ -33,6 +33,7 @@ from api.routes import (
     dashboard,
     docs,
     health,
+    me,
     optimize,
     patterns,
     stream,
@@ -42,6 +43,7 @@ from api.routes.dashboard import STATIC
 from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
 from api.store import Store, StoreRejected, StoreUnavailable
+from promptopt.redis_cache import RedisCache, SharedStore
 from promptopt.settings import Settings, get_settings
 
 log = logging.getLogger("promptopt.api")
@@ -55,10 +57,12 @@ def create_app(
     bus: Bus | None = None,
     checks: Mapping[str, Check] | None = None,
     limiter: RateLimiter | None = None,
+    optimizations: SharedStore | None = None,
 ) -> FastAPI:
     """The API app. `store`, `bus` and `checks` default to PostgreSQL, Kafka and the three
     servers' readiness checks from `core` settings; tests may pass their own, and the
-    in-process `limiter` of failed authentications per client address."""
+    in-process `limiter` of failed authentications per client address. `optimizations`
+    (default: Redis at core.redis_url) keeps synchronous optimization results."""
     settings = settings or ApiSettings()
     core = core or get_settings()
     store = store if store is not None else PostgresStore(core.postgres_dsn)
@@ -67,6 +71,9 @@ def create_app(
     if checks is None:
         mongo = MongoPing(core.mongo_uri, settings.check_timeout_s)
         checks = {"kafka": bus.check, "postgres": store.ping, "mongo": mongo}
+    if optimizations is None:
+        optimizations = RedisCache(core.redis_url, "optimization",
+                                   ttl_s=core.optimization_cache_ttl_s, prefix=core.cache_prefix)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +84,7 @@ def create_app(
         finally:
             await bus.stop()
             await store.close()
+            await optimizations.close()
             if mongo is not None:
                 await mongo.close()
 
@@ -85,6 +93,7 @@ def create_app(
     app.state.settings = settings
     app.state.core = core
     app.state.store = store
+    app.state.optimizations = optimizations
     app.state.bus = bus
     app.state.checks = dict(checks)
     app.state.auth = Authenticator(store, settings, failures=limiter or RateLimiter())
@@ -120,7 +129,8 @@ def create_app(
                                        details={"kafka": str(err)},
                                        headers={"Retry-After": "5"}))
 
-    for module in (optimize, ab_tests, analysis, patterns, stream, health, dashboard, docs):
+    for module in (optimize, ab_tests, analysis, patterns, stream, health, me, dashboard,
+                   docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     docs.mount_assets(app)

@@ -1,14 +1,18 @@
 """The standard response envelope and the errors that fill it.
 
-Every JSON response is {"success", "data", "error", "meta"}; meta always carries the
-request id (also sent as the X-Request-ID header). Bad input is a 4xx in the envelope with
-a message naming the field, never a 500 with a traceback.
+Every JSON response is the seeds' envelope plus ours: {"success", "data", "error",
+"message", "timestamp", "request_id", "meta"}; meta carries the request id again (ours),
+processing_time_ms and api_version. The request id is also the X-Request-ID header, the
+version X-API-Version. Bad input is a 4xx in the envelope with a message naming the field,
+never a 500 with a traceback.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,6 +23,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="")
+# perf_counter() when the request arrived (set by api.request_metrics), for processing_time_ms.
+REQUEST_STARTED: ContextVar[float | None] = ContextVar("request_started", default=None)
+API_VERSION = "v1"
 
 HTTP_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
               405: "method-not-allowed", 409: "conflict", 413: "too-large",
@@ -30,6 +37,8 @@ class Meta(BaseModel):
     model_config = ConfigDict(extra="allow")  # counts and notes some endpoints add
 
     request_id: str
+    processing_time_ms: float | None = None
+    api_version: str = API_VERSION
 
 
 class ErrorBody(BaseModel):
@@ -44,15 +53,22 @@ class Envelope(BaseModel):
     success: bool
     data: Any = None
     error: None = None
+    message: str = "ok"
+    timestamp: datetime
+    request_id: str
     meta: Meta
 
 
 class ErrorEnvelope(BaseModel):
-    """A failure: `error` says what went wrong and, for a 4xx, which field."""
+    """A failure: `error` says what went wrong and, for a 4xx, which field; `message` is
+    the error's message again."""
 
     success: bool
     data: None = None
     error: ErrorBody
+    message: str
+    timestamp: datetime
+    request_id: str
     meta: Meta
 
 
@@ -89,13 +105,25 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def processing_time_ms() -> float | None:
+    started = REQUEST_STARTED.get()
+    return None if started is None else round((time.perf_counter() - started) * 1000, 2)
+
+
 def envelope(data: Any = None, *, status: int = 200, error: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None, **meta: Any) -> JSONResponse:
+             headers: dict[str, str] | None = None, message: str | None = None,
+             **meta: Any) -> JSONResponse:
+    request_id = REQUEST_ID.get()
     body = {
         "success": error is None,
         "data": data,
         "error": error,
-        "meta": {"request_id": REQUEST_ID.get(), **meta},
+        "message": message or (error["message"] if error else "ok"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace(
+            "+00:00", "Z"),
+        "request_id": request_id,
+        "meta": {"request_id": request_id, "processing_time_ms": processing_time_ms(),
+                 "api_version": API_VERSION, **meta},
     }
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 

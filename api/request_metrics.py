@@ -14,7 +14,14 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.envelope import REQUEST_ID, ApiError, error_response, new_request_id
+from api.envelope import (
+    API_VERSION,
+    REQUEST_ID,
+    REQUEST_STARTED,
+    ApiError,
+    error_response,
+    new_request_id,
+)
 
 log = logging.getLogger("promptopt.api")
 
@@ -49,6 +56,7 @@ class RequestMetrics:
         status = 500
         started = False
         start = time.perf_counter()
+        REQUEST_STARTED.set(start)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, started
@@ -56,7 +64,8 @@ class RequestMetrics:
                 status = message["status"]
                 started = True
                 message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]
+                                      (b"x-request-id", request_id.encode()),
+                                      (b"x-api-version", API_VERSION.encode())]
             await send(message)
 
         try:

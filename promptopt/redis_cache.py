@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 
@@ -30,6 +30,17 @@ CACHE_REQUESTS = Counter(
     "Reads of the shared (Redis) cache by namespace and result (hit, miss, error).",
     ["namespace", "result"],
 )
+
+
+class SharedStore(Protocol):
+    """What users of the shared cache rely on (RedisCache; an in-memory one in tests): JSON
+    values; a store that is down answers None and ignores writes, never raises."""
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def set(self, key: str, value: Any) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class RedisCache:

@@ -229,6 +229,7 @@ class ExperimentSpec(Record):
     """Everything a user states about one optimization; the body of prompt-submitted."""
 
     name: Name = "experiment"
+    description: LongText = ""  # what the experiment is for (ab_tests.description)
     prompt: Prompt = Field(description="template with {{vars}}; the control")
     system: LongText | None = None
     # The control's name in reports and the models it runs on (empty: every model).

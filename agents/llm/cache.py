@@ -21,22 +21,12 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from promptopt.redis_cache import SharedStore
 from schemas.experiment import ModelSpec
 
 T = TypeVar("T")
-
-
-class SharedStore(Protocol):
-    """A cache shared by processes (promptopt.redis_cache.RedisCache): JSON values; a store
-    that is down answers None and ignores writes, never raises."""
-
-    async def get(self, key: str) -> Any | None: ...
-
-    async def set(self, key: str, value: Any) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 def is_deterministic(model: ModelSpec) -> bool:

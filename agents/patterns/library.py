@@ -187,7 +187,11 @@ class SearchHit:
         return {"id": self.pattern.id, "name": self.pattern.name, "type": self.pattern.type,
                 "description": self.pattern.description, "goals": list(self.pattern.goals),
                 "score": round(self.score, 4), "relevance": round(self.relevance, 4),
-                "success": round(self.success, 4), "evidence": self.evidence}
+                "success": round(self.success, 4), "evidence": self.evidence,
+                # The seeds' names: the measured success rate (the same posterior mean) and
+                # what the pattern is for.
+                "success_rate": round(self.success, 4),
+                "use_cases": list(self.pattern.use_cases)}
 
 
 @cache

@@ -55,6 +55,9 @@ def variations_from_body(body: dict[str, Any]) -> list[VariationIn]:
                 "prompt": prompt_text(p)} for p in config["prompts"]]
     if raw is None:
         raise invalid("variations", "Field required (a list of prompts, the control first)")
+    if isinstance(raw, list):
+        # The seeds' body: variations as plain prompt strings.
+        raw = [{"prompt": v} if isinstance(v, str) else v for v in raw]
     try:
         variations = TypeAdapter(list[VariationIn]).validate_python(raw)
     except ValidationError as err:
@@ -65,7 +68,23 @@ def variations_from_body(body: dict[str, Any]) -> list[VariationIn]:
     return variations
 
 
-@router.post("/create", status_code=202)
+# Seconds a trial takes end to end, for estimated_duration: an LLM call of about a second,
+# `llm_concurrency` of them at a time per worker. A rough figure, and labelled as one.
+SECONDS_PER_TRIAL_CALL = 1.0
+
+
+def planned_sample(spec: Any, n_variations: int) -> dict[str, int]:
+    """Trials per variation and in all (every test case x model x repetition)."""
+    per_variation = len(spec.test_cases) * len(spec.models) * spec.analysis.repetitions
+    return {"per_variation": per_variation, "variations": n_variations,
+            "total": per_variation * n_variations}
+
+
+def estimated_duration_s(total_trials: int, concurrency: int) -> int:
+    return max(1, round(total_trials / max(1, concurrency) * SECONDS_PER_TRIAL_CALL))
+
+
+@router.post("/create", status_code=201)
 async def create_test(
     request: Request,
     body: dict[str, Any] = Body(..., description="an ExperimentSpec (prompt optional) or "
@@ -73,7 +92,13 @@ async def create_test(
                                 "system}], the first being the control"),
     user: User = Depends(require_user),
 ) -> JSONResponse:
-    """An A/B test of the given prompts, without the optimizer (variation-generated)."""
+    """An A/B test of the given prompts, without the optimizer (variation-generated).
+    `variations` may be objects or, as in the seeds, plain prompt strings. Answers 201 with
+    the seeds' test_id, sample_size and estimated_duration (seconds) beside our fields."""
+    return await create_from_body(request, body, user)
+
+
+async def create_from_body(request: Request, body: dict[str, Any], user: User) -> JSONResponse:
     body = dict(body)
     variations = variations_from_body(body)
     if "config" not in body:
@@ -96,12 +121,16 @@ async def create_test(
     )
     await submit(request, VARIATION_GENERATED, event,
                  PromptSubmitted(experiment_id=experiment_id, spec=spec, **owner))
+    sample = planned_sample(spec, len(event.variations))
     return envelope({
-        "experiment_id": experiment_id, "status": "submitted",
+        "experiment_id": experiment_id, "test_id": experiment_id, "status": "submitted",
         "variations": [{"variation_id": v.variation_id, "name": v.name,
                         "is_control": v.is_control} for v in event.variations],
+        "sample_size": sample,
+        "estimated_duration": estimated_duration_s(sample["total"],
+                                                   request.app.state.core.llm_concurrency),
         "links": experiment_links(experiment_id),
-    }, status=202)
+    }, status=201, message="A/B test created")
 
 
 @router.get("/{experiment_id}/results")
@@ -146,3 +175,4 @@ async def stop_test(
 def unknown_experiment(experiment_id: str) -> ApiError:
     # The same answer for another team's experiment as for none at all: ids do not leak.
     return ApiError(404, f"unknown experiment {experiment_id!r}")
+

@@ -1,4 +1,8 @@
-"""GET /health (the process is up), /ready (its servers answer), /metrics (Prometheus)."""
+"""GET /health (the process is up), /ready (its servers answer), /metrics (Prometheus).
+
+/health and /ready are open, as the seeds have them: a liveness or readiness probe carries
+no key, and neither shows anything of anyone's work. /metrics needs credentials (unless
+public_read); Prometheus scrapes the API's own metrics port instead (metrics_port)."""
 
 from __future__ import annotations
 
@@ -12,8 +16,7 @@ from api.auth import reader
 from api.envelope import ApiError, envelope, errors
 from api.readiness import run_checks
 
-router = APIRouter(tags=["operations"], dependencies=[Depends(reader)],
-                   responses=errors(401, 429, 503))
+router = APIRouter(tags=["operations"], responses=errors(503))
 
 
 @router.get("/health")
@@ -33,7 +36,11 @@ async def ready(request: Request) -> JSONResponse:
     return envelope({"ready": True, "checks": checks})
 
 
-@router.get("/metrics", responses={200: {"description": "Prometheus text format", "content": {
-    "text/plain": {"schema": {"type": "string"}}}}})
+PROMETHEUS_TEXT = {200: {"description": "Prometheus text format",
+                         "content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/metrics", dependencies=[Depends(reader)],
+            responses=errors(401, 429) | PROMETHEUS_TEXT)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

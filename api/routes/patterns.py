@@ -36,16 +36,23 @@ class ApplyRequest(BaseModel):
     domain: ShortText = "general"
 
 
+TEXT = {"max_length": 500, "pattern": r"^[^\x00]*$"}
+
+
 @router.get("/search")
 async def search_patterns(
     request: Request,
-    q: str = Query("", max_length=500, pattern=r"^[^\x00]*$",
-                   description="what the prompt should do better"),
+    query: str = Query("", **TEXT, description="what the prompt should do better"),
+    q: str = Query("", **TEXT, description="the same as `query` (kept for older clients)"),
     domain: str | None = Query(None, max_length=100, pattern=r"^[^\x00]*$"),
-    limit: int = Query(10, ge=1, le=100),
+    type_: str | None = Query(None, alias="type", max_length=100, pattern=r"^[^\x00]*$",
+                              description="only patterns of this type"),
+    limit: int = Query(20, ge=1, le=100),
 ) -> JSONResponse:
     """Patterns ranked by text relevance times measured success (PostgreSQL's pattern
-    statistics). Without the database the ranking is by relevance alone, and meta says so."""
+    statistics). Without the database the ranking is by relevance alone, and meta says so.
+    `data` stays the ranked list; the seeds' total_count (matches before the limit) is in
+    meta beside count, and each hit carries their success_rate and use_cases."""
     from agents.patterns.library import search
 
     meta: dict[str, Any] = {"stats": "measured"}
@@ -53,8 +60,11 @@ async def search_patterns(
         stats = await request.app.state.store.pattern_stats()
     except StoreUnavailable:
         stats, meta["stats"] = {}, "unavailable"
-    hits = await run_in_threadpool(search, q, domain=domain, stats=stats, limit=limit)
-    return envelope([h.to_json() for h in hits], count=len(hits), **meta)
+    hits = await run_in_threadpool(search, query or q, domain=domain, stats=stats, limit=1000)
+    if type_ is not None:
+        hits = [h for h in hits if h.pattern.type == type_]
+    return envelope([h.to_json() for h in hits[:limit]], count=min(limit, len(hits)),
+                    total_count=len(hits), limit=limit, **meta)
 
 
 @router.post("/apply")

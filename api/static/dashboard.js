@@ -84,10 +84,10 @@ function readKey() {
 }
 
 async function keyAccepted(key) {
-  // /health answers 401 for a bad key (and for none, unless public read is on).
-  const headers = key ? { Authorization: "Bearer " + key } : {};
+  // /api/v1/me answers 401 for a bad key or none (/health is open, for probes).
+  if (!key) return false;
   try {
-    const response = await fetch("/health", { headers });
+    const response = await fetch("/api/v1/me", { headers: { Authorization: "Bearer " + key } });
     return response.status !== 401;
   } catch (err) {
     return true; // a network error is not a key problem; the stream will say it is down

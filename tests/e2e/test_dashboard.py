@@ -112,7 +112,7 @@ async def test_dashboard_follows_a_running_experiment_live_to_its_decision(
     async with httpx.AsyncClient(base_url=api_url, timeout=30,
                                  headers={"Authorization": f"Bearer {api_key}"}) as http:
         accepted = await http.post("/api/v1/test/create", json=ab_test(20, slow_llm))
-    assert accepted.status_code == 202, accepted.text
+    assert accepted.status_code == 201, accepted.text
     experiment_id = accepted.json()["data"]["experiment_id"]
 
     await page.goto(f"{api_url}/?key={api_key}&experiment={experiment_id}")

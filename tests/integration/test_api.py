@@ -209,7 +209,7 @@ async def test_stop_over_http_ends_a_running_test_with_the_rest_skipped(
     async with httpx.AsyncClient(base_url=api_url, headers=headers,
                                  timeout=httpx.Timeout(30, read=None)) as http:
         created = await http.post("/api/v1/test/create", json=body)
-        assert created.status_code == 202, created.text
+        assert created.status_code == 201, created.text
         experiment_id = created.json()["data"]["experiment_id"]
         stops: list[int] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,21 @@ class FakeFeed:
         self.closed += 1
 
 
+class MemoryCache:
+    """The shared cache's contract (promptopt.redis_cache.SharedStore) in a dict."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    async def get(self, key: str) -> Any | None:
+        return self.values.get(key)
+
+    async def set(self, key: str, value: Any) -> None:
+        self.values[key] = json.loads(json.dumps(value, default=str))  # as Redis keeps it
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class FakeBus:
     published: list[tuple[str, Event]] = field(default_factory=list)
@@ -184,6 +200,7 @@ def make_api():
     def make(*, limiter: RateLimiter | None = None, **settings: Any) -> Api:
         store, bus = FakeStore(), FakeBus()
         app = create_app(ApiSettings(**settings), core=Settings(), store=store, bus=bus,
+                         optimizations=MemoryCache(),
                          checks={"kafka": bus.check, "postgres": store.ping}, limiter=limiter)
         client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
         return Api(client, store, bus)

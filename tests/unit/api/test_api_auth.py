@@ -43,7 +43,7 @@ def test_wrong_key_is_a_401(api):
 
 def test_a_token_that_cannot_be_a_key_costs_no_query(api):
     for bad in ("not-a-key", "po_short", "po_" + "x" * 200, "po_with space-0123456789abc"):
-        response = api.client.get("/health", headers=api.auth(bad))
+        response = api.client.get("/api/v1/me", headers=api.auth(bad))
         assert response.status_code == 401, bad
     assert api.store.key_lookups == 0
 
@@ -51,12 +51,12 @@ def test_a_token_that_cannot_be_a_key_costs_no_query(api):
 def test_failed_authentication_is_limited_per_address_without_queries(make_api):
     api = make_api(auth_failures_per_minute=3)
     bad = api.auth("po_wrong-key-shaped-like-a-real-one")
-    assert [api.client.get("/health", headers=bad).status_code for _ in range(3)] == [401] * 3
-    limited = api.client.get("/health", headers=bad)
+    assert [api.client.get("/api/v1/me", headers=bad).status_code for _ in range(3)] == [401] * 3
+    limited = api.client.get("/api/v1/me", headers=bad)
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert "failed authentications" in limited.json()["error"]["message"]
     # Once over, nothing from that address is looked up, a good key included.
-    assert api.client.get("/health", headers=api.auth()).status_code == 429
+    assert api.client.get("/api/v1/me", headers=api.auth()).status_code == 429
     assert api.store.key_lookups == 3
 
 
@@ -73,19 +73,19 @@ def test_good_key_is_let_in(api):
 
 def test_revoked_key_is_refused_at_the_next_request(api):
     # Regression: a verified key used to be cached for 30 s per process.
-    assert api.client.get("/health", headers=api.auth()).status_code == 200
+    assert api.client.get("/api/v1/me", headers=api.auth()).status_code == 200
     del api.store.keys[hash_key(KEY)]  # what `promptopt api revoke-key` does to the row
-    assert api.client.get("/health", headers=api.auth()).status_code == 401
+    assert api.client.get("/api/v1/me", headers=api.auth()).status_code == 401
 
 
 def test_key_is_not_taken_from_the_query_string_on_rest_endpoints(api):
-    response = api.client.get("/health", params={"key": KEY})
+    response = api.client.get("/api/v1/me", params={"key": KEY})
     assert response.status_code == 401
 
 
 def test_jwt_with_a_known_user_is_let_in(make_api):
     api = make_api(jwt_secret=SECRET)
-    response = api.client.get("/health", headers=api.auth(token(api.alice.id)))
+    response = api.client.get("/api/v1/me", headers=api.auth(token(api.alice.id)))
     assert response.status_code == 200
 
 
@@ -110,7 +110,7 @@ def never_expiring(sub: str) -> str:
 ])
 def test_bad_jwts_are_401(make_api, bad, message):
     api = make_api(jwt_secret=SECRET)
-    response = api.client.get("/health", headers=api.auth(bad()))
+    response = api.client.get("/api/v1/me", headers=api.auth(bad()))
     assert response.status_code == 401
     assert response.json()["error"]["message"].startswith(message)
 
@@ -118,10 +118,10 @@ def test_bad_jwts_are_401(make_api, bad, message):
 def test_audience_and_issuer_are_checked_when_set(make_api):
     api = make_api(jwt_secret=SECRET, jwt_audience="promptopt", jwt_issuer="https://idp")
     good = token(api.alice.id, aud="promptopt", iss="https://idp")
-    assert api.client.get("/health", headers=api.auth(good)).status_code == 200
+    assert api.client.get("/api/v1/me", headers=api.auth(good)).status_code == 200
     for claims in ({"iss": "https://idp"}, {"aud": "promptopt"},
                    {"aud": "promptopt", "iss": "https://other"}):
-        response = api.client.get("/health", headers=api.auth(token(api.alice.id, **claims)))
+        response = api.client.get("/api/v1/me", headers=api.auth(token(api.alice.id, **claims)))
         assert response.status_code == 401, claims
 
 
@@ -129,33 +129,35 @@ def test_revoked_tokens_are_refused_and_new_ones_accepted(make_api):
     api = make_api(jwt_secret=SECRET)
     old = jwt.encode({"sub": api.alice.id, "iat": int(time.time()) - 100,
                       "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
-    assert api.client.get("/health", headers=api.auth(old)).status_code == 200
+    assert api.client.get("/api/v1/me", headers=api.auth(old)).status_code == 200
     api.store.tokens_valid_after[api.alice.id] = time.time() - 50  # `revoke-tokens`
-    assert api.client.get("/health", headers=api.auth(old)).status_code == 401
-    assert api.client.get("/health", headers=api.auth(token(api.alice.id))).status_code == 200
+    assert api.client.get("/api/v1/me", headers=api.auth(old)).status_code == 401
+    assert api.client.get("/api/v1/me", headers=api.auth(token(api.alice.id))).status_code == 200
 
 
 def test_jwts_are_refused_without_a_secret(api):
-    response = api.client.get("/health", headers=api.auth(token(api.alice.id)))
+    response = api.client.get("/api/v1/me", headers=api.auth(token(api.alice.id)))
     assert response.status_code == 401
     assert "JWT" in response.json()["error"]["message"]
 
 
-def test_operations_endpoints_need_credentials_by_default(api):
-    for path in ("/health", "/ready", "/metrics", "/api/v1/stream"):
+def test_probes_are_open_and_metrics_and_streams_need_credentials_by_default(api):
+    # A liveness or readiness probe carries no key (infra/k8s probes /health and /ready).
+    for path in ("/health", "/ready"):
+        assert api.client.get(path).status_code == 200, path
+    for path in ("/metrics", "/api/v1/stream", "/api/v1/me"):
         assert api.client.get(path).status_code == 401, path
 
 
 def test_public_read_opens_operations_but_not_streams_or_the_rest(make_api):
     api = make_api(public_read=True)
-    for path in ("/health", "/ready", "/metrics"):
-        assert api.client.get(path).status_code == 200, path
+    assert api.client.get("/metrics").status_code == 200
     # A stream shows a team's work: it always needs to know whose.
     assert api.client.get("/api/v1/stream").status_code == 401
     assert api.client.get("/api/v1/test/x/results").status_code == 401
     assert api.client.post("/api/v1/analyze", json={"prompt": "x" * 20}).status_code == 401
     # Credentials, when given, must still be good.
-    assert api.client.get("/health", headers=api.auth("po_wrong-0123456789abcdefghij")
+    assert api.client.get("/api/v1/me", headers=api.auth("po_wrong-0123456789abcdefghij")
                           ).status_code == 401
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 
 def assert_envelope(body: dict, *, success: bool) -> None:
-    assert set(body) == {"success", "data", "error", "meta"}
+    # The seeds' envelope (message, timestamp, top-level request_id) and ours (meta).
+    assert set(body) == {"success", "data", "error", "message", "timestamp", "request_id",
+                         "meta"}
     assert body["success"] is success
-    assert body["meta"]["request_id"]
+    assert body["request_id"] and body["meta"]["request_id"] == body["request_id"]
+    assert body["timestamp"].endswith("Z") and "T" in body["timestamp"]
+    assert body["meta"]["processing_time_ms"] >= 0 and body["meta"]["api_version"] == "v1"
     if success:
         assert body["error"] is None
     else:
         assert body["data"] is None
         assert set(body["error"]) == {"code", "message", "details"}
+        assert body["message"] == body["error"]["message"]
 
 
 def test_success_is_enveloped_and_request_id_matches_the_header(api):
@@ -22,6 +27,7 @@ def test_success_is_enveloped_and_request_id_matches_the_header(api):
     assert_envelope(body, success=True)
     assert body["data"]["status"] == "ok"
     assert response.headers["x-request-id"] == body["meta"]["request_id"]
+    assert response.headers["x-api-version"] == "v1"
 
 
 def test_a_given_request_id_is_kept(api):

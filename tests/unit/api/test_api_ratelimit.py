@@ -51,15 +51,15 @@ def test_api_answers_429_with_retry_after_once_the_user_is_over(make_api):
     api = make_api()
     api.store.buckets = RateLimiter(clock)  # the fake's stand-in for rate_limit_take
     api.store.users[api.alice.id] = replace(api.alice, rate_limit_per_minute=2)
-    assert api.client.get("/health", headers=api.auth()).status_code == 200
-    assert api.client.get("/health", headers=api.auth()).status_code == 200
-    limited = api.client.get("/health", headers=api.auth())
+    assert api.client.get("/api/v1/me", headers=api.auth()).status_code == 200
+    assert api.client.get("/api/v1/me", headers=api.auth()).status_code == 200
+    limited = api.client.get("/api/v1/me", headers=api.auth())
     assert limited.status_code == 429
     body = limited.json()
     assert body["error"]["code"] == "rate-limited"
     assert body["error"]["details"] == {"retry_after_s": 30.0, "limit_per_minute": 2}
     assert limited.headers["retry-after"] == "30"
     # Another user is not held back by Alice's bucket; Alice gets in again after the wait.
-    assert api.client.get("/health", headers=api.auth(api.bob_key)).status_code == 200
+    assert api.client.get("/api/v1/me", headers=api.auth(api.bob_key)).status_code == 200
     clock.now += 30
-    assert api.client.get("/health", headers=api.auth()).status_code == 200
+    assert api.client.get("/api/v1/me", headers=api.auth()).status_code == 200

@@ -66,7 +66,7 @@ def test_test_create_publishes_the_given_variations_control_first(api, spec_body
     ]}
     del body["prompt"]
     response = api.client.post("/api/v1/test/create", json=body, headers=api.auth())
-    assert response.status_code == 202, response.text
+    assert response.status_code == 201, response.text
     data = response.json()["data"]
     eid = data["experiment_id"]
     assert published(api, "prompt-submitted") == []  # no optimizer involved
@@ -87,7 +87,7 @@ def test_test_create_takes_a_promptfoo_configs_prompts_as_variations(api):
               "providers": ["sim/small"], "tests": [{"vars": {"x": "good"}}]}
     response = api.client.post("/api/v1/test/create", json={"config": config},
                                headers=api.auth())
-    assert response.status_code == 202, response.text
+    assert response.status_code == 201, response.text
     [event] = published(api, "variation-generated")
     assert [(v.name, v.prompt) for v in event.variations] == [
         ("plain", "Rate: {{x}}"), ("variation-1", "Rate from 1-5: {{x}}")]
@@ -236,7 +236,7 @@ def test_pattern_search_ranks_by_measured_success(api):
 
 
 def test_pattern_search_without_the_database_still_answers(api):
-    api.client.get("/health", headers=api.auth())  # the key is now cached: auth needs no store
+    api.client.get("/api/v1/me", headers=api.auth())  # the key is now cached: auth needs no store
     api.store.down = True
     response = api.client.get("/api/v1/patterns/search", params={"q": "step by step"},
                               headers=api.auth())
