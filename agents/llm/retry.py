@@ -18,7 +18,7 @@ from tenacity import (
 
 from agents.llm.errors import ProviderError
 
-_BACKOFF = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)
+_BACKOFF = wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5)
 
 
 def retrying(max_retries: int, max_retry_after_s: float = 60.0) -> AsyncRetrying:
