@@ -148,7 +148,7 @@ def api_key(model: ModelSpec, route: Route) -> str | None:
         return model.api_key
     if route.provider == "sim":
         return SIM_KEY
-    named = getattr(model, "api_key_env", None)
+    named = model.api_key_env
     if named:
         value = os.environ.get(named)
         if not value:

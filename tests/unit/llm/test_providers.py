@@ -81,7 +81,7 @@ def test_keys_come_from_the_named_variable_then_the_providers_usual_one(monkeypa
     assert "OPENAI_API_KEY" in missing.value.reason
     monkeypatch.setenv("OPENAI_API_KEY", "usual")
     assert api_key(spec, r) == "usual"
-    named = spec.model_copy(update={"api_key_env": "TEAM_A_OPENAI_KEY"})
+    named = ModelSpec(id="gpt-4o-mini", api_key_env="TEAM_A_OPENAI_KEY")
     with pytest.raises(ProviderError, match="TEAM_A_OPENAI_KEY"):
         api_key(named, r)  # named but unset: never falls back to another team's key
     monkeypatch.setenv("TEAM_A_OPENAI_KEY", "team-a")

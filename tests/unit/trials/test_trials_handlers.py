@@ -167,7 +167,7 @@ async def test_with_20_percent_faults_every_trial_is_accounted_for(
 ):
     faults = {"rate_429": 0.08, "rate_500": 0.08, "rate_timeout": 0.04}
     async with make_sim(seed=9, **faults) as sim:
-        ctx = await trials_ctx(settings_for(sim, llm_timeout_s=0.3, llm_max_retries=1))
+        ctx = await trials_ctx(settings_for(sim, llm_timeout_s=2.0, llm_max_retries=1))
         event = round_event(n_cases=20, budget=Budget(max_trials=36))
         emits = await fan_out(event, StepContext({}, {}))
         skipped = [e.event for e in emits if e.topic == TRIAL_COMPLETED]

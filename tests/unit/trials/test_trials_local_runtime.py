@@ -36,7 +36,7 @@ async def test_faulty_simulator_every_trial_reported_once(make_sim, settings_for
     faults = {"rate_429": 0.1, "rate_500": 0.05, "rate_timeout": 0.05}
     done = []
     async with make_sim(seed=11, **faults) as sim:
-        settings = settings_for(sim, llm_timeout_s=0.3, llm_max_retries=1)
+        settings = settings_for(sim, llm_timeout_s=2.0, llm_max_retries=1)
         observers = [(TRIAL_COMPLETED, lambda _t, e: done.append(e))]
         async with LocalRuntime([AGENT], settings, observers=observers) as rt:
             await rt.publish(VARIATION_GENERATED, experiment(10, budget=Budget(max_trials=36)))
