@@ -184,8 +184,8 @@ def _stopping(rng: np.random.Generator, streams: int) -> dict:
 # -- the group-sequential design (planned looks; near-normal data only) ---------------------
 
 
-def _gs_plan(planned_pairs: int) -> LookPlan:
-    return LookPlan.make(gs.equal_timing(GS_LOOKS), planned_pairs, ALPHA, 0.8, 1)
+def _gs_plan(planned_pairs: int, looks: int = GS_LOOKS) -> LookPlan:
+    return LookPlan.make(gs.equal_timing(looks), planned_pairs, ALPHA, 0.8, 1)
 
 
 def _gs_outcomes(z: np.ndarray, plan: LookPlan, futility: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -257,35 +257,59 @@ def _gs_unpaired_null(rng: np.random.Generator, streams: int, plan: LookPlan
             "fpr_unwarned": float((outcome != 0).mean())}
 
 
-def _gs_stopping(rng: np.random.Generator, streams: int, fixed_n: float, delta: float
-                 ) -> dict[str, float]:
-    """At the d = 0.3 alternative: the design's maximum sample powers it (gsDesign's n.I =
-    inflation x fixed n); the mean pairs at stop (every crossing stops, futility included)."""
-    plan = _gs_plan(math.ceil(_gs_plan(1000).design.inflation * fixed_n))
-    stops, wins = [], 0
-    for start in range(0, streams, CHUNK):
-        x = _assertion_scores(rng, min(CHUNK, streams - start), plan.counts[-1], delta)
-        at, outcome = _gs_outcomes(_gs_paired(x, plan)["z"], plan, futility=True)
-        stops.append(np.asarray(plan.counts)[at])
-        wins += int((outcome == 1).sum())
-    mean_stop = float(np.concatenate(stops).mean())
+def _gs_stopping(rng: np.random.Generator, streams: int, fixed_n: float, delta: float,
+                 looks: int = GS_LOOKS) -> dict[str, object]:
+    """At the d = 0.3 alternative, every crossing stopping (futility included):
+
+    - as designed: the maximum sample is gsDesign's n.I = inflation x the fixed n of
+      power.t.test (normal theory); the mean pairs at stop over that fixed n, and the power;
+    - at 80 % power on this family: discrete differences cost the t test power (the fixed
+      test on power.t.test's n has less than 80 % here), so the smallest fixed n and the
+      smallest maximum sample with >= 80 % simulated power, on common random numbers, and
+      the ratio of the design's mean stop to that fixed n."""
+    designed = math.ceil(_gs_plan(1000, looks).design.inflation * fixed_n)
+    longest = designed + 30
+    x = np.concatenate([_assertion_scores(rng, min(CHUNK, streams - start), longest, delta)
+                        for start in range(0, streams, CHUNK)])
+
+    def group(planned: int) -> tuple[float, float, LookPlan]:
+        plan = _gs_plan(planned, looks)
+        at, outcome = _gs_outcomes(_gs_paired(x[:, :planned], plan)["z"], plan, futility=True)
+        return float(np.asarray(plan.counts)[at].mean()), float((outcome == 1).mean()), plan
+
+    def fixed_power(n: int) -> float:
+        y = x[:, :n]
+        t = y.mean(axis=1) / (y.std(axis=1, ddof=1) / math.sqrt(n))
+        return float((t > sps.t.isf(ALPHA / 2, n - 1)).mean())
+
+    mean_stop, power, plan = group(designed)
+    fixed_80 = next(n for n in range(math.floor(fixed_n), longest) if fixed_power(n) >= 0.8)
+    planned_80 = next(n for n in range(designed, longest) if group(n)[1] >= 0.8)
+    stop_80, power_80, _ = group(planned_80)
     return {"gs_looks": list(plan.counts), "gs_max_pairs": plan.counts[-1],
             "gs_upper": [round(b, 4) for b in plan.design.upper],
             "gs_futility": [round(b, 4) for b in plan.design.lower],
             "gs_mean_stop_n": mean_stop, "gs_stop_ratio": mean_stop / fixed_n,
-            "gs_power": wins / streams}
+            "gs_power": power, "fixed_power_at_fixed_n": fixed_power(math.ceil(fixed_n)),
+            "fixed_n_80_simulated": fixed_80, "gs_max_pairs_80": planned_80,
+            "gs_mean_stop_n_80": stop_80, "gs_power_80": power_80,
+            "gs_stop_ratio_80": stop_80 / fixed_80}
 
 
 def _group_sequential(rng: np.random.Generator, streams: int, stopping: dict) -> dict:
+    """The default design (5 looks) in full, and 10 looks' stopping figures beside it."""
     delta = stopping["effect_delta"]
     out = _gs_stopping(rng, streams // 2, stopping["fixed_n_80_power"], delta)
+    ten = _gs_stopping(rng, streams // 2, stopping["fixed_n_80_power"], delta, looks=10)
     nulls = {}
     for planned in (out["gs_max_pairs"], 1000):
         plan = _gs_plan(planned)
         rows = {name: _gs_null(sampler, rng, streams, plan) for name, sampler in NULLS.items()}
         rows["unpaired_sd3_80_20"] = _gs_unpaired_null(rng, streams, plan)
         nulls[str(planned)] = rows
-    return {**out, "gs_null": nulls}
+    return {**out, "gs_null": nulls,
+            "gs_10_looks": {k.removeprefix("gs_"): v for k, v in ten.items()
+                            if k not in ("gs_upper", "gs_futility")}}
 
 
 def _engine_fpr(rng: np.random.Generator, runs: int, pairs: int) -> float:
@@ -325,8 +349,8 @@ def run(quick: bool = False, streams: int | None = None, seed: int = 20240601,
     stopping = _stopping(rng, n_streams // 2)
     _say(progress, f"stopping ratio {stopping['stop_ratio']:.3f}")
     group = _group_sequential(rng, n_streams, stopping)
-    _say(progress, f"group-sequential stop ratio {group['gs_stop_ratio']:.3f}, power "
-                   f"{group['gs_power']:.3f}")
+    _say(progress, f"group-sequential stop ratio {group['gs_stop_ratio']:.3f} (power "
+                   f"{group['gs_power']:.3f}); at 80 % power {group['gs_stop_ratio_80']:.3f}")
     engine_runs = 40 if quick else 300
     engine = _engine_fpr(rng, engine_runs, 200)
     return {
@@ -366,7 +390,15 @@ def _print_table(figures: dict, out: TextIO) -> None:
     print(f"group-sequential ({GS_LOOKS} looks at {figures['gs_looks']} pairs, O'Brien-Fleming-"
           f"type alpha, HSD(-2) non-binding futility): mean stop {figures['gs_mean_stop_n']:.1f}"
           f" / fixed n {figures['fixed_n_80_power']:.1f} = {figures['gs_stop_ratio']:.3f}; "
-          f"power {figures['gs_power']:.3f}", file=out)
+          f"power {figures['gs_power']:.3f} (the fixed t test's here: "
+          f"{figures['fixed_power_at_fixed_n']:.3f})", file=out)
+    print(f"  at >= 80 % simulated power: fixed n {figures['fixed_n_80_simulated']}, design max "
+          f"{figures['gs_max_pairs_80']} pairs, mean stop {figures['gs_mean_stop_n_80']:.1f} "
+          f"= {figures['gs_stop_ratio_80']:.3f} (power {figures['gs_power_80']:.3f})", file=out)
+    ten = figures["gs_10_looks"]
+    print(f"  10 looks: as designed {ten['stop_ratio']:.3f} (power {ten['power']:.3f}); at >= "
+          f"80 % power: max {ten['max_pairs_80']} pairs, mean stop {ten['mean_stop_n_80']:.1f} "
+          f"= {ten['stop_ratio_80']:.3f} (power {ten['power_80']:.3f})", file=out)
     for planned, rows in figures["gs_null"].items():
         print(f"  group-sequential A/A, {planned} planned pairs (futility ignored):", file=out)
         for name, row in rows.items():
