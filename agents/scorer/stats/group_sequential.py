@@ -138,39 +138,41 @@ def efficacy_bounds(timing: tuple[float, ...], alpha: float,
     """Upper bounds b_k spending one-sided alpha over `timing` (information fractions, the
     last the final analysis, which spends what is left), computed under no difference as if
     nothing stopped for futility (non-binding)."""
-    info = np.asarray(timing, dtype=float)
-    bounds = np.zeros(info.size)
-    grid, spent = None, 0.0
-    for i, t in enumerate(info):
-        target = alpha if i == info.size - 1 else spending(alpha, float(t))
-        increment = target - spent
-        prev = info[i - 1] if i else 0.0
-        probs = _step(grid, 0.0, prev, float(t))
-        bounds[i] = _solve(lambda b, p=probs, inc=increment: p(b)[0] - inc)
-        spent = target
-        if i < info.size - 1:
-            grid = _advance(grid, 0.0, prev, float(t), -math.inf, float(bounds[i]))
-    return bounds
+    return _spending_bounds(timing, alpha, spending, 0.0, None)[0]
 
 
 def futility_bounds(theta: float, timing: tuple[float, ...], upper: np.ndarray, beta: float,
                     spending: Spending = obrien_fleming) -> np.ndarray:
     """Lower bounds a_k spending beta under drift theta, with stopping at either bound;
     a bound above the efficacy bound is set to it (gsDesign's convention)."""
+    return _spending_bounds(timing, beta, spending, theta, upper)[0]
+
+
+def _spending_bounds(timing: tuple[float, ...], total: float, spending: Spending,
+                     theta: float, upper: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """One bound per look, each spending spending(total, t_k) - spending(total, t_{k-1})
+    (the last look: what is left). upper None: efficacy bounds (upper crossings, continuing
+    below the bound); else futility bounds (lower crossings, continuing between the bound
+    and upper). Also returns the last bound before it is capped at upper[-1]."""
     info = np.asarray(timing, dtype=float)
     bounds = np.zeros(info.size)
-    grid, spent = None, 0.0
+    grid, spent, last = None, 0.0, math.nan
     for i, t in enumerate(info):
-        target = beta if i == info.size - 1 else spending(beta, float(t))
+        target = total if i == info.size - 1 else spending(total, float(t))
         increment = target - spent
         prev = info[i - 1] if i else 0.0
         probs = _step(grid, theta, prev, float(t))
-        bound = -_solve(lambda negb, p=probs, inc=increment: p(-negb)[1] - inc)
-        bounds[i] = min(bound, float(upper[i]))
+        if upper is None:
+            bounds[i] = _solve(lambda b, p=probs, inc=increment: p(b)[0] - inc)
+            low, high = -math.inf, float(bounds[i])
+        else:
+            last = -_solve(lambda negb, p=probs, inc=increment: p(-negb)[1] - inc)
+            bounds[i] = min(last, float(upper[i]))
+            low, high = float(bounds[i]), float(upper[i])
         spent = target
         if i < info.size - 1:
-            grid = _advance(grid, theta, prev, float(t), float(bounds[i]), float(upper[i]))
-    return bounds
+            grid = _advance(grid, theta, prev, float(t), low, high)
+    return bounds, last
 
 
 @dataclass(frozen=True)
@@ -231,18 +233,9 @@ def design(timing: tuple[float, ...], alpha: float, beta: float,
 
 def _unclipped_gap(theta: float, timing: tuple[float, ...], upper: np.ndarray, beta: float,
                    spending: Spending) -> float:
-    """a_K - b_K with the last futility bound not clipped to b_K (the root-finder needs a
+    """a_K - b_K with the last futility bound not capped at b_K (the root-finder needs a
     sign change): beta spent under theta up to the final look."""
-    info = np.asarray(timing, dtype=float)
-    lower = futility_bounds(theta, timing, upper, beta, spending)
-    grid = None
-    for i in range(info.size - 1):
-        prev = info[i - 1] if i else 0.0
-        grid = _advance(grid, theta, prev, float(info[i]), float(lower[i]), float(upper[i]))
-    spent = spending(beta, float(info[-2])) if info.size > 1 else 0.0
-    probs = _step(grid, theta, float(info[-2]), float(info[-1]))
-    last = -_solve(lambda negb: probs(-negb)[1] - (beta - spent))
-    return last - float(upper[-1])
+    return _spending_bounds(timing, beta, spending, theta, upper)[1] - float(upper[-1])
 
 
 def _check_timing(timing: tuple[float, ...]) -> None:
