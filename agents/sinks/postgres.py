@@ -6,19 +6,20 @@ analysis is only replaced by one with a higher `seq`, and never after it is fina
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import asyncpg
 
-from agents.runtime.failures import ServiceNotReady
 from agents.patterns.learning import outcomes_from_analysis
+from agents.runtime.failures import ServiceNotReady
 from schemas.events import AnalysisReady, Event, Owned, PromptSubmitted, VariationGenerated
 from topics.catalogue import ANALYSIS_READY, PROMPT_SUBMITTED, VARIATION_GENERATED, Topic
 
 INSERT_OPTIMIZATION = """
 INSERT INTO optimizations (id, name, prompt, system, domain, goals, models, spec,
-                           submitted_by, submitted_at, team_id, user_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $9)
+                           submitted_by, submitted_at, team_id, user_id, metadata)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $9, $12::jsonb)
 ON CONFLICT (id) DO NOTHING
 """
 INSERT_VARIATION = """
@@ -29,15 +30,15 @@ ON CONFLICT (id) DO NOTHING
 """
 INSERT_TEST = """
 INSERT INTO ab_tests (id, optimization_id, round, metric, alpha, correction, started_at,
-                      team_id, user_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                      team_id, user_id, name, description, sample_size)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (id) DO NOTHING
 """
 MARK_RUNNING = "UPDATE optimizations SET status = 'running' WHERE id = $1 AND status = 'submitted'"
 UPDATE_TEST = """
 UPDATE ab_tests SET status = $2, decision = $3, winner_variation_id = $4, reason = $5,
     trials_expected = $6, trials_done = $7, trials_failed = $8, cost_usd = $9,
-    budget_exhausted = $10, srm_p_value = $11, seq = $12,
+    budget_exhausted = $10, srm_p_value = $11, seq = $12, statistical_significance = $14,
     completed_at = CASE WHEN $2 = 'completed' THEN $13::timestamptz ELSE NULL END
 WHERE id = $1 AND status <> 'completed' AND seq < $12
 RETURNING id
@@ -45,9 +46,9 @@ RETURNING id
 UPSERT_TEST_VARIATION = """
 INSERT INTO test_variations (test_id, variation_id, is_control, n, n_failed, mean, ci_low,
     ci_high, test, p_value, p_adjusted, p_always_valid, lift, lift_ci_low, lift_ci_high,
-    p_best, expected_loss, cost_usd, seq, team_id, user_id)
+    p_best, expected_loss, cost_usd, seq, team_id, user_id, variation_name, prompt_text, models)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21)
+        $20, $21, $22, (SELECT prompt FROM optimization_variations WHERE id = $2), $23)
 ON CONFLICT (test_id, variation_id) DO UPDATE SET
     n = EXCLUDED.n, n_failed = EXCLUDED.n_failed, mean = EXCLUDED.mean,
     ci_low = EXCLUDED.ci_low, ci_high = EXCLUDED.ci_high, test = EXCLUDED.test,
@@ -65,7 +66,7 @@ ON CONFLICT DO NOTHING
 """
 COMPLETE_OPTIMIZATION = """
 UPDATE optimizations SET status = 'completed', completed_at = $2,
-    best_variation_id = $3, best_score = $4, improvement = $5
+    best_variation_id = $3, best_score = $4, improvement = $5, confidence_score = $6
 WHERE id = $1 AND (completed_at IS NULL OR completed_at < $2)
 """
 OWNER = "SELECT team_id, user_id FROM optimizations WHERE id = $1"
@@ -114,6 +115,9 @@ async def write_submission(conn: asyncpg.Connection, event: PromptSubmitted) -> 
         INSERT_OPTIMIZATION, event.experiment_id, spec.name, spec.prompt, spec.system,
         spec.domain, list(spec.goals), [m.id for m in spec.models],
         spec.model_dump_json(), event.user_id, event.occurred_at, event.team_id,
+        json.dumps({"description": spec.description, "n_variations": spec.n_variations,
+                    "max_rounds": spec.max_rounds, "test_cases": len(spec.test_cases),
+                    "trials_planned": spec.trials_planned()}),
     )
 
 
@@ -134,7 +138,8 @@ async def _write_variations(conn: asyncpg.Connection, event: VariationGenerated)
     await conn.execute(
         INSERT_TEST, ab_test_id(event.experiment_id, event.round), event.experiment_id,
         event.round, analysis.metric, analysis.alpha, analysis.correction, event.occurred_at,
-        team_id, user_id,
+        team_id, user_id, event.spec.name, event.spec.description,
+        len(event.spec.test_cases) * len(event.spec.models) * analysis.repetitions,
     )
     await conn.execute(MARK_RUNNING, event.experiment_id)
 
@@ -150,14 +155,15 @@ async def _write_analysis(conn: asyncpg.Connection, event: AnalysisReady) -> Non
         UPDATE_TEST, tid, "completed" if event.final else "running", event.decision,
         event.winner_id, event.reason, event.trials_expected, event.trials_done,
         event.trials_failed, event.cost_usd, event.budget_exhausted, event.srm_p_value,
-        event.seq, event.occurred_at,
+        event.seq, event.occurred_at, significance(event),
     )
     if updated is None:
         return  # an older or repeated analysis: the row already holds newer figures
     await conn.executemany(UPSERT_TEST_VARIATION, [
         (tid, v.variation_id, v.is_control, v.n, v.n_failed, v.mean, v.ci_low, v.ci_high,
          v.test, v.p_value, v.p_adjusted, v.p_always_valid, v.lift, v.lift_ci_low,
-         v.lift_ci_high, v.p_best, v.expected_loss, v.cost_usd, event.seq, team_id, user_id)
+         v.lift_ci_high, v.p_best, v.expected_loss, v.cost_usd, event.seq, team_id, user_id,
+         v.name, list(event.models))
         for v in event.variations
     ])
     if not event.final:
@@ -171,6 +177,7 @@ async def _write_analysis(conn: asyncpg.Connection, event: AnalysisReady) -> Non
     await conn.execute(
         COMPLETE_OPTIMIZATION, event.experiment_id, event.occurred_at,
         best.variation_id if best else None, best.mean if best else None, improvement,
+        best.p_best if best else None,
     )
     await conn.executemany(INSERT_PATTERN_OUTCOME, [
         (o.experiment_id, o.round, o.variation_id, o.pattern_id, o.domain, o.model, o.success,
@@ -187,6 +194,13 @@ async def _owner(conn: asyncpg.Connection, event: Owned) -> tuple[str | None, st
     if row is not None and row["team_id"] is not None:
         return row["team_id"], row["user_id"]
     return event.team_id, event.user_id
+
+
+def significance(event: AnalysisReady) -> float | None:
+    """The seeds' statistical_significance: 1 - the smallest adjusted p-value of a variation
+    against the control (None before any is computed)."""
+    ps = [v.p_adjusted for v in event.variations if not v.is_control and v.p_adjusted is not None]
+    return 1 - min(ps) if ps else None
 
 
 def _best(event: AnalysisReady):
