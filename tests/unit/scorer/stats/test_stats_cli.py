@@ -189,3 +189,17 @@ def test_through_the_promptopt_entry_point_errors_stay_one_line(tmp_path):
         capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_group_sequential_plans_the_looks_the_scorer_uses():
+    plan = json_of(run("group-sequential", "--looks", "5", "--pairs", "98"))
+    assert [look["pairs"] for look in plan["looks"]] == [20, 40, 59, 79, 98]
+    assert plan["looks"][-1]["futility_z"] is None
+    assert plan["looks"][-1]["efficacy_z"] == pytest.approx(2.033, abs=1e-3)
+    # Normal theory: the expected stop at the design effect is 0.81 of the fixed-horizon n.
+    assert plan["expected_pairs_at_d"] < 0.82 * plan["planned_pairs"] / plan["inflation"]
+    # Sized for an effect: the pairs at which the design detects d = 0.3 with 80 % power.
+    sized = json_of(run("group-sequential", "--fractions", "0.5,1", "--effect-size", "0.3"))
+    assert sized["detectable_d"] == pytest.approx(0.3, abs=0.003)
+    bad = run("group-sequential", "--fractions", "0.5,0.2,1")
+    assert bad.exit_code == 2 and "information fractions" in bad.output
