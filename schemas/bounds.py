@@ -20,6 +20,7 @@ from pydantic import AfterValidator, Field
 PROMPT_MIN_CHARS, PROMPT_MAX_CHARS = 10, 10_000
 MAX_JSON_DEPTH = 32
 MAX_JSON_ITEMS = 10_000  # containers' entries, all levels together, in one free-form value
+MAX_JSON_STRING_CHARS = 100_000  # one string inside a free-form value
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -50,6 +51,9 @@ def bounded_json(value: Any) -> Any:
         node, path, depth = stack.pop()
         if isinstance(node, str):
             _storable_at(node, path)
+            if len(node) > MAX_JSON_STRING_CHARS:
+                raise ValueError(f"{path or 'value'}: {len(node)} characters, over "
+                                 f"{MAX_JSON_STRING_CHARS}")
             continue
         if isinstance(node, float) and not math.isfinite(node):
             raise ValueError(f"{path or 'value'}: NaN and Infinity are not JSON numbers")
@@ -66,6 +70,25 @@ def bounded_json(value: Any) -> Any:
                 _storable_at(key, f"{path}.{key}".lstrip(".") + " (key)")
             stack.append((child, f"{path}.{key}".lstrip("."), depth + 1))
     return value
+
+
+def unstorable_path(value: Any) -> str | None:
+    """The dotted path of the first string (or key) in a parsed JSON value that holds an
+    unstorable character; None if there is none. For naming the field in a refusal."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if UNSTORABLE.search(node):
+                return path or "<root>"
+        elif isinstance(node, dict | list):
+            entries = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in entries:
+                where = f"{path}.{key}".lstrip(".")
+                if isinstance(key, str) and UNSTORABLE.search(key):
+                    return where
+                stack.append((child, where))
+    return None
 
 
 def _storable_at(text: str, path: str) -> None:

@@ -37,6 +37,11 @@ class Event(BaseModel):
     occurred_at: datetime = Field(default_factory=_now)
 
 
+# What one trial's outcome may carry: an answer longer than any model writes is cut there
+# by the trials agent (agents/trials/handler.py), so an event never carries more.
+RESPONSE_MAX_CHARS = 200_000
+REASON_MAX_CHARS = 2_000
+
 ExperimentId = Annotated[str, Field(min_length=1, max_length=100, pattern=ID_PATTERN)]
 OwnerId = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -110,8 +115,8 @@ class TrialCompleted(Event):
 
     trial: TrialSpec
     status: TrialStatus = "completed"
-    reason: str | None = None
-    response: str | None = None
+    reason: str | None = Field(default=None, max_length=REASON_MAX_CHARS)
+    response: str | None = Field(default=None, max_length=RESPONSE_MAX_CHARS)
     latency_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -234,7 +239,7 @@ class AnalysisReady(Owned):
     srm_p_value: float | None = None
     decision: Decision = "running"
     winner_id: str | None = None
-    reason: str = ""
+    reason: str = Field(default="", max_length=10_000)
     additional_samples_needed: int | None = None
     design: str = "sequential"
     family_size: int = Field(default=1, ge=0, description="variations in the multiplicity family")

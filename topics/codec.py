@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import re
 
 from pydantic import ValidationError
 
+from schemas.bounds import unstorable_path
 from schemas.events import DeadLetter, Event
 from topics.catalogue import MAX_EVENT_BYTES, Topic
 
@@ -45,9 +48,19 @@ def encode(event: Event, limit: int | None = MAX_EVENT_BYTES) -> bytes:
     return data
 
 
+# A JSON \u0000 escape (not an escaped backslash followed by "u0000"). PostgreSQL can
+# store no NUL in text or jsonb, so an event holding one anywhere is refused here, once,
+# for every consumer and sink, instead of failing a sink's batch later.
+NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def decode(topic: Topic, raw: bytes | str | None) -> Event:
     if raw is None:
         raise DecodeError("empty value (tombstone) where an event was expected")
+    data = raw.encode(errors="surrogateescape") if isinstance(raw, str) else raw
+    if b"\\u0000" in data and NUL_ESCAPE.search(data):
+        raise DecodeError(f"invalid {topic.event.__name__}: {_nul_path(data)} contains NUL "
+                          "(\\u0000), which cannot be stored")
     try:
         return topic.event.model_validate_json(raw)
     except ValidationError as err:
@@ -56,6 +69,13 @@ def decode(topic: Topic, raw: bytes | str | None) -> Event:
             for e in err.errors()[:5]
         )
         raise DecodeError(f"invalid {topic.event.__name__}: {problems}") from None
+
+
+def _nul_path(data: bytes) -> str:
+    try:
+        return unstorable_path(json.loads(data)) or "<root>"
+    except (ValueError, RecursionError):
+        return "<root>"
 
 
 def dead_letter(

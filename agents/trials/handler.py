@@ -10,6 +10,8 @@ from agents.trials.plan import BUDGET_TRIALS_REASON, plan_round, request, skippe
 from agents.trials.render import MissingVariable, TemplateError, render_messages
 from agents.trials.services import TrialsServices
 from schemas.events import (
+    REASON_MAX_CHARS,
+    RESPONSE_MAX_CHARS,
     ExperimentControl,
     TrialCompleted,
     TrialRequested,
@@ -116,4 +118,8 @@ def sent_prompt(messages: list[dict[str, Any]]) -> str:
 
 
 def _completed(event: TrialRequested, **outcome: Any) -> Emit:
+    # Within the event's bounds: a runaway answer or error text is cut, not a lost trial.
+    for name, limit in (("response", RESPONSE_MAX_CHARS), ("reason", REASON_MAX_CHARS)):
+        if isinstance(outcome.get(name), str):
+            outcome[name] = outcome[name][:limit]
     return Emit(TRIAL_COMPLETED, TrialCompleted(trial=event.trial, **outcome))
