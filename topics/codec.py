@@ -50,7 +50,8 @@ def encode(event: Event, limit: int | None = MAX_EVENT_BYTES) -> bytes:
 
 # A JSON \u0000 escape (not an escaped backslash followed by "u0000"). PostgreSQL can
 # store no NUL in text or jsonb, so an event holding one anywhere is refused here, once,
-# for every consumer and sink, instead of failing a sink's batch later.
+# for every consumer and sink, instead of failing a sink's batch later (the sinks'
+# classification of data errors is the backstop for whatever else the database refuses).
 NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
@@ -58,7 +59,8 @@ def decode(topic: Topic, raw: bytes | str | None) -> Event:
     if raw is None:
         raise DecodeError("empty value (tombstone) where an event was expected")
     data = raw.encode(errors="surrogateescape") if isinstance(raw, str) else raw
-    if b"\\u0000" in data and NUL_ESCAPE.search(data):
+    # A dead-letter record quotes the raw bytes it describes, NULs and all.
+    if topic.event is not DeadLetter and b"\\u0000" in data and NUL_ESCAPE.search(data):
         raise DecodeError(f"invalid {topic.event.__name__}: {_nul_path(data)} contains NUL "
                           "(\\u0000), which cannot be stored")
     try:
