@@ -352,7 +352,7 @@ async def broker(stub_100: Stub, stub_1s: Stub, n: int, workers: int = 2) -> dic
                     batch = await consumer.getmany(timeout_ms=200)
                     for records in batch.values():
                         for record in records:
-                            completed = decode(TRIAL_COMPLETED, record.value).trial
+                            completed = decode(TRIAL_COMPLETED, record.value)
                             trial = completed.trial
                             seen = done.setdefault(trial.experiment_id, {})
                             if trial.trial_id in seen:
