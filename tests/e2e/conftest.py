@@ -18,7 +18,8 @@ simulator) are imported here, so e2e tests can run the whole stack behind the pa
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from pytest_asyncio import is_async_test
 
 from tests.e2e.browser import artifact_path, chromium_path
+from tests.integration.conftest import Process, free_port, wait_for_port
 from tests.integration.conftest import (  # noqa: F401  (fixtures, used by name)
     migrated,
     session_group,
@@ -90,6 +92,19 @@ async def page(browser: Browser, request) -> AsyncIterator[Page]:
             await page.screenshot(path=artifact_path(f"{request.node.name}-failed"),
                                   full_page=True)
         await context.close()
+
+
+@pytest.fixture
+def api_url(migrated, topics_ready, tmp_path) -> Iterator[str]:  # noqa: F811
+    """`promptopt api` on a free port, on the real servers; its base URL."""
+    port = free_port()
+    proc = Process([sys.executable, "-m", "promptopt.cli", "api", "--port", str(port)],
+                   dict(os.environ), tmp_path / "api.log")
+    try:
+        wait_for_port(port, proc, timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,29 +21,14 @@ import pytest
 from promptopt.commands.worker import ROLES
 from tests.integration.conftest import (
     ROOT,
-    Process,
     commit_offsets,
     end_offsets,
-    free_port,
     start_simulator,
-    wait_for_port,
 )
 
 REVIEWS = [("I love it, works great", "positive"), ("Awful, broke on day one", "negative"),
            ("Excellent quality and fast delivery", "positive"),
            ("Terrible smell and cheap plastic", "negative")]
-
-
-@pytest.fixture
-def api_url(migrated, topics_ready, tmp_path) -> Iterator[str]:
-    port = free_port()
-    proc = Process([sys.executable, "-m", "promptopt.cli", "api", "--port", str(port)],
-                   dict(os.environ), tmp_path / "api.log")
-    try:
-        wait_for_port(port, proc, timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()
 
 
 @pytest.fixture

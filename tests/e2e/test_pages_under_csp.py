@@ -4,35 +4,18 @@ the dashboard cannot be framed."""
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
-from collections.abc import Iterator
 
 import asyncpg
-import pytest
 
 from api.accounts import create_key
 from api.auth import hash_key, new_api_key
-from tests.integration.conftest import Process, free_port, wait_for_port
 
 RECORD_VIOLATIONS = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation",
     (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));
 """
-
-
-@pytest.fixture
-def api_url(migrated, topics_ready, tmp_path) -> Iterator[str]:
-    port = free_port()
-    proc = Process([sys.executable, "-m", "promptopt.cli", "api", "--port", str(port)],
-                   dict(os.environ), tmp_path / "api.log")
-    try:
-        wait_for_port(port, proc, timeout=60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.stop()
 
 
 async def test_dashboard_and_docs_run_with_no_csp_violation(page, screenshot, api_url,
