@@ -142,11 +142,11 @@ async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None, *,
                        scorer: bool = True) -> dict[str, Any]:
     """n trials through the trials and (unless scorer=False) scorer agents on the local
     runtime."""
-    from agents.runtime.local import LocalRuntime
+    from agents.runtime.local import LocalRuntime, Observer
     from agents.scorer import AGENT as SCORER
     from agents.trials import AGENT as TRIALS
     from promptopt.settings import Settings
-    from topics.catalogue import ANALYSIS_READY, TRIAL_COMPLETED, VARIATION_GENERATED
+    from topics.catalogue import ANALYSIS_READY, TRIAL_COMPLETED, VARIATION_GENERATED, Topic
 
     settings = Settings(llm_concurrency=CONCURRENCY, llm_timeout_s=60,
                         llm_allowed_hosts=["127.0.0.1"])  # the stub (the SSRF guard)
@@ -162,7 +162,7 @@ async def run_embedded(stub: Stub, n: int, tag: str, profiler: Any = None, *,
         elif event.final:
             finals.append(event)
 
-    observers = [(TRIAL_COMPLETED, count), (ANALYSIS_READY, count)]
+    observers: list[tuple[Topic, Observer]] = [(TRIAL_COMPLETED, count), (ANALYSIS_READY, count)]
     agents = [trials, SCORER] if scorer else [trials]
     async with LocalRuntime(agents, settings, observers=observers) as rt:
         event = round_event(f"bench-{tag}-{uuid.uuid4().hex[:6]}", n, stub.base_url)

@@ -32,7 +32,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, cast
 
 import numpy as np
 from scipy import stats as sps
@@ -302,7 +302,7 @@ def _group_sequential(rng: np.random.Generator, streams: int, stopping: dict) ->
     out = _gs_stopping(rng, streams // 2, stopping["fixed_n_80_power"], delta)
     ten = _gs_stopping(rng, streams // 2, stopping["fixed_n_80_power"], delta, looks=10)
     nulls = {}
-    for planned in (out["gs_max_pairs"], 1000):
+    for planned in (cast(int, out["gs_max_pairs"]), 1000):
         plan = _gs_plan(planned)
         rows = {name: _gs_null(sampler, rng, streams, plan) for name, sampler in NULLS.items()}
         rows["unpaired_sd3_80_20"] = _gs_unpaired_null(rng, streams, plan)

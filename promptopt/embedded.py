@@ -102,7 +102,7 @@ async def run_experiment(
     """
     settings = settings or get_settings()
     result = RunResult(experiment_id, spec)
-    collectors = {
+    collectors: dict[str, list[Any]] = {
         VARIATION_GENERATED.name: result.rounds,
         ANALYSIS_READY.name: result.analyses,
         TRIAL_COMPLETED.name: result.trials,

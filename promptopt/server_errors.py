@@ -16,7 +16,7 @@ CLIENTS = {"aiokafka": "Kafka", "kafka": "Kafka", "faust": "Kafka", "asyncpg": "
            "pymongo": "MongoDB", "motor": "MongoDB", "redis": "Redis"}
 
 
-def _chain(err: BaseException) -> Iterator[BaseException]:
+def _chain(err: BaseException | None) -> Iterator[BaseException]:
     seen: set[int] = set()
     while err is not None and id(err) not in seen:
         seen.add(id(err))

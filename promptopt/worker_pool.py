@@ -68,8 +68,8 @@ def run_pool(processes: int, args: Sequence[str], base_web_port: int, data_dir: 
     signal.signal(signal.SIGINT, stop)
     for child in children:
         child.start()
-        log.info("worker %d: pid %d, web port %d", child.index, child.proc.pid,
-                 base_web_port + child.index)
+        log.info("worker %d: pid %d, web port %d", child.index,
+                 child.proc.pid if child.proc else None, base_web_port + child.index)
     while not stopping:
         time.sleep(0.2)
         now = time.monotonic()

@@ -10,7 +10,7 @@ import json
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from schemas.bounds import (
     PROMPT_MAX_CHARS,
@@ -110,7 +110,8 @@ class ModelSpec(Record):
 
 
 class Assertion(Record):
-    type: str = Field(max_length=40, json_schema_extra={"enum": sorted(ASSERTION_TYPES)})
+    type: str = Field(max_length=40,
+                      json_schema_extra={"enum": list[JsonValue](sorted(ASSERTION_TYPES))})
     value: FreeJson = None
     threshold: float | None = Field(default=None, ge=-1e9, le=1e9)
     # 0: scored as a named metric only, never failing the test (as promptfoo).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from schemas.events import (
     AnalysisReady,
@@ -28,10 +29,15 @@ MAX_EVENT_BYTES = 1_000_000
 MAX_MESSAGE_BYTES = 1_048_588
 
 
+E = TypeVar("E", bound=Event)
+
+
 @dataclass(frozen=True)
-class Topic:
+class Topic(Generic[E]):
+    """A topic and the event type it carries: decode(topic, raw) is typed as that event."""
+
     name: str
-    event: type[Event]
+    event: type[E]
     key: str  # the event field whose value is the Kafka key; dotted for a nested field
     partitions: int = 4
     retention_ms: int = 7 * DAY_MS

@@ -165,7 +165,7 @@ async def resolved_refusal(url: str, settings: Any) -> str | None:
     except OSError:
         return None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if is_special(address):
             return (f"host {target.host} resolves to {address}, a loopback, private or "
                     "link-local address; list it as it is to allow it")

@@ -165,7 +165,9 @@ class ResponseCache:
         if keep(result):
             self.put(key, result)
             if self._shared is not None:
-                await self._shared.set(key, dataclasses.asdict(result))
+                # T is one of the client's result dataclasses (LLMResult, EmbedResult).
+                shared = dataclasses.asdict(result)  # type: ignore[call-overload]
+                await self._shared.set(key, shared)
         future.set_result(result)
         return result, False
 

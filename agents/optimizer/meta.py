@@ -48,7 +48,8 @@ def meta_messages(base: Base, analysis: PromptAnalysis, history: Sequence[Scored
                   goals: Sequence[str], n: int) -> list[dict[str, str]]:
     """The meta-prompt: task, analysis, earlier candidates in ascending score order (the
     OPRO layout: the best last, closest to where the model writes), output contract."""
-    measured = sorted((h for h in history if h.score is not None), key=lambda h: h.score)
+    measured = sorted((h for h in history if h.score is not None),
+                      key=lambda h: h.score or 0.0)
     shown = measured[-MAX_HISTORY:]
     lines = [
         f"Goals: {', '.join(goals)}.",

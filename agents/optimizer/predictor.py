@@ -169,7 +169,7 @@ def _rows(prompts: dict[str, tuple[Any, str]],
     return rows
 
 
-def evaluate(rows: Sequence[Measured], *, folds: int = 5, seed: int = 0) -> dict[str, float]:
+def evaluate(rows: Sequence[Measured], *, folds: int = 5, seed: int = 0) -> dict[str, float | None]:
     """Held-out mean absolute error of the predictor against a baseline that predicts the
     training mean, by cross-validation over groups (a prompt's variants never straddle a
     split, so the model is judged on prompts it has not seen)."""
@@ -190,6 +190,7 @@ def evaluate(rows: Sequence[Measured], *, folds: int = 5, seed: int = 0) -> dict
             errors.append(abs(p.score - r.score))
             baseline.append(abs(mean - r.score))
     mae, base = sum(errors) / len(errors), sum(baseline) / len(baseline)
-    return {"rows": len(rows), "groups": len(groups), "folds": folds,
+    report: dict[str, float | None] = {"rows": len(rows), "groups": len(groups), "folds": folds,
             "mae": round(mae, 4), "baseline_mae": round(base, 4),
             "error_ratio": round(mae / base, 3) if base else None}
+    return report

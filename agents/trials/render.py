@@ -41,7 +41,9 @@ class TemplateError(ValueError):
 class _Missing(jinja2.StrictUndefined):
     """Strict when printed, iterated or used in arithmetic; false when tested."""
 
-    def __bool__(self) -> bool:
+    # jinja2 types StrictUndefined.__bool__ as always raising; Nunjucks' `{% if x %}` on an
+    # undefined x is false, which is what users' templates rely on.
+    def __bool__(self) -> bool:  # type: ignore[override]
         return False
 
 

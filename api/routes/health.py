@@ -7,6 +7,7 @@ public_read); Prometheus scrapes the API's own metrics port instead (metrics_por
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -36,7 +37,7 @@ async def ready(request: Request) -> JSONResponse:
     return envelope({"ready": True, "checks": checks})
 
 
-PROMETHEUS_TEXT = {200: {"description": "Prometheus text format",
+PROMETHEUS_TEXT: dict[int | str, dict[str, Any]] = {200: {"description": "Prometheus text format",
                          "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
 

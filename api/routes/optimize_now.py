@@ -28,6 +28,10 @@ from schemas.experiment import Goal
 DEFAULT_MODELS = ["gpt-4o-mini"]
 
 
+def _default_goals() -> list[Goal]:
+    return ["clarity"]
+
+
 class OptimizeNow(BaseModel):
     """The seeds' request body; `context` may carry domain, system, audience, task..."""
 
@@ -35,7 +39,7 @@ class OptimizeNow(BaseModel):
 
     prompt: Prompt
     context: JsonObject | LongText | None = None
-    optimization_goals: list[Goal] = Field(default_factory=lambda: ["clarity"], min_length=1,
+    optimization_goals: list[Goal] = Field(default_factory=_default_goals, min_length=1,
                                            max_length=5)
     target_models: list[ModelId] = Field(default_factory=lambda: list(DEFAULT_MODELS),
                                          min_length=1, max_length=10)
@@ -96,8 +100,9 @@ def seeds_fields(ranked: dict[str, Any]) -> dict[str, Any]:
         "improvements": improvements,
         # The trained predictor's confidence in the best variation; 0 without a predictor
         # (the ranking then rests on pattern statistics and the analysis: see ranked_by).
-        "confidence_score": best["confidence"] if predicted else 0.0,
-        "expected_improvement": best["expected_improvement"] if predicted else None,
+        "confidence_score": best["confidence"] if best is not None and predicted else 0.0,
+        "expected_improvement": (best["expected_improvement"]
+                                 if best is not None and predicted else None),
     }
 
 

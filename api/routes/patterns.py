@@ -36,7 +36,7 @@ class ApplyRequest(BaseModel):
     domain: ShortText = "general"
 
 
-TEXT = {"max_length": 500, "pattern": r"^[^\x00]*$"}
+TEXT: dict[str, Any] = {"max_length": 500, "pattern": r"^[^\x00]*$"}
 
 
 @router.get("/search")

@@ -10,6 +10,7 @@ idle stream. The consumer is closed when the client goes away.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -23,8 +24,9 @@ from api.routes import API_PREFIX
 from api.routes.ab_tests import EXPERIMENT_ID, unknown_experiment
 from api.store import User
 
-SSE = {200: {"description": "server-sent events: `analysis`, data an AnalysisReady",
-             "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+SSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "server-sent events: `analysis`, data an AnalysisReady",
+          "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 router = APIRouter(prefix=f"{API_PREFIX}/stream", tags=["stream"],
                    responses=COMMON_ERRORS | errors(404) | SSE)
 

@@ -12,7 +12,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -23,7 +23,7 @@ PREFIX = "file://"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
-def is_ref(value: Any) -> bool:
+def is_ref(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 

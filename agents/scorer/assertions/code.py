@@ -248,11 +248,11 @@ def script_check(result: Any, assertion: Assertion, language: str) -> Check:
         return Check(passed, float(result), "Assertion passed" if passed
                      else f"{language} code returned {result:g}")
     if isinstance(result, dict) and ("pass" in result or "score" in result):
-        passed = result.get("pass")
-        score = result.get("score")
-        score = float(score) if isinstance(score, (int, float)) and not isinstance(
-            score, bool) else (1.0 if passed else 0.0)
-        passed = bool(passed) if passed is not None else score > 0
+        stated = result.get("pass")
+        raw_score = result.get("score")
+        score = float(raw_score) if isinstance(raw_score, (int, float)) and not isinstance(
+            raw_score, bool) else (1.0 if stated else 0.0)
+        passed = bool(stated) if stated is not None else score > 0
         reason = str(result.get("reason") or ("Assertion passed" if passed else
                                               f"{language} code returned a failure"))
         if assertion.threshold is not None and score < assertion.threshold:

@@ -19,7 +19,7 @@ from agents.scorer.stats.bayes import (
 )
 from agents.scorer.stats.comparisons import Comparison, compare, pooled_sd
 from agents.scorer.stats.decision import Decision, Evidence, Setting, decide
-from agents.scorer.stats.multiple import adjust_p_values
+from agents.scorer.stats.multiple import Correction, adjust_p_values
 from agents.scorer.stats.planned_looks import Look, normality_warnings
 from agents.scorer.stats.power import prop_test_sample_size, t_test_sample_size
 from agents.scorer.stats.srm import srm_p_value
@@ -126,7 +126,7 @@ def _deciding_p(comp: Comparison, sequential: bool) -> float | None:
 
 
 def _adjust(comparisons: list[Comparison], deciding: dict[str, float | None], family: int,
-            correction: str) -> None:
+            correction: Correction) -> None:
     """Holm/BH over the planned family: a planned variation without a p-value counts as 1."""
     with_p = [c for c in comparisons if deciding[c.arm.variation_id] is not None]
     raw = [deciding[c.arm.variation_id] for c in with_p]

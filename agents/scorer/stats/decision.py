@@ -94,9 +94,9 @@ def decide(setting: Setting, control_id: str | None, evidence: list[Evidence]
         return "control-best", control_id, (
             f"every variation is worse than the control ({header}): {listing}")
     if complete and all(e.futile for e in evidence):
-        bar = setting.min_effect
-        if bar > 0 and all(e.high is not None and e.high < bar for e in evidence):
-            what = f"no variation can beat the control by {bar:g}"
+        effect = setting.min_effect
+        if effect > 0 and all(e.high is not None and e.high < effect for e in evidence):
+            what = f"no variation can beat the control by {effect:g}"
         else:
             what = "every variation is below its group-sequential futility bound"
         return "futile", None, f"futile: {what} ({header}): {listing}"

@@ -74,6 +74,15 @@ def pocock(total: float, t: float) -> float:
 # -- the recursion -------------------------------------------------------------------------
 
 
+def _left_to_spend(probs: Callable[[float], tuple[float, float]], increment: float, *,
+                   side: int) -> Callable[[float], float]:
+    """The crossing probability at a bound less what this look may spend, decreasing in
+    its argument: the upper bound b (side 0), or -b for a lower bound (side 1)."""
+    if side == 0:
+        return lambda b: probs(b)[0] - increment
+    return lambda negb: probs(-negb)[1] - increment
+
+
 def _step(grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None, theta: float,
           info_prev: float, info: float) -> Callable[[float], tuple[float, float]]:
     """P(Z_k > b) and P(Z_k < b) jointly with "still running at look k - 1", as functions
@@ -163,10 +172,10 @@ def _spending_bounds(timing: tuple[float, ...], total: float, spending: Spending
         prev = info[i - 1] if i else 0.0
         probs = _step(grid, theta, prev, float(t))
         if upper is None:
-            bounds[i] = _solve(lambda b, p=probs, inc=increment: p(b)[0] - inc)
+            bounds[i] = _solve(_left_to_spend(probs, increment, side=0))
             low, high = -math.inf, float(bounds[i])
         else:
-            last = -_solve(lambda negb, p=probs, inc=increment: p(-negb)[1] - inc)
+            last = -_solve(_left_to_spend(probs, increment, side=1))
             bounds[i] = min(last, float(upper[i]))
             low, high = float(bounds[i]), float(upper[i])
         spent = target

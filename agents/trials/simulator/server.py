@@ -25,7 +25,7 @@ from aiohttp import web
 from agents.trials.simulator.config import Latency, SimConfig
 from agents.trials.simulator.content import answer, count_tokens, draw, embedding
 
-SIMULATOR_KEY = web.AppKey("simulator", "Simulator")
+SIMULATOR_KEY: web.AppKey[Simulator] = web.AppKey("simulator")
 
 
 @dataclass(frozen=True)
