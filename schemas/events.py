@@ -6,6 +6,7 @@ AnalysisReady; TrialRequested, ExperimentControl and DeadLetter are internal.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -110,6 +111,20 @@ class TrialRequested(Event):
 TrialStatus = Literal["completed", "failed", "skipped"]
 
 
+class TokenLogprobs(Record):
+    """What the perplexity assertions need of an answer's token log-probabilities: their sum
+    and how many there are (perplexity = exp(-total / tokens)). Two numbers, however long
+    the answer, so a trial event never grows with it."""
+
+    total: float = Field(le=0, ge=-1e12)
+    tokens: int = Field(ge=1, le=10_000_000)
+
+    @property
+    def perplexity(self) -> float:
+        mean_nll = -self.total / self.tokens
+        return math.exp(mean_nll) if mean_nll < 700 else math.inf  # past a float's range
+
+
 class TrialCompleted(Event):
     """The outcome of one trial; failed and budget-skipped trials are reported too."""
 
@@ -126,6 +141,8 @@ class TrialCompleted(Event):
     # The rendered prompt the model answered (its last user message), for graders and
     # per-test-case reports.
     prompt: str | None = Field(default=None, max_length=50_000)
+    # Only when the trial's model was asked for them (ModelSpec.logprobs) and sent them.
+    logprobs: TokenLogprobs | None = None
 
 
 class AssertionOutcome(Record):
@@ -333,6 +350,7 @@ __all__ = [
     "PatternOutcomeRecorded",
     "PromptSubmitted",
     "TestCase",
+    "TokenLogprobs",
     "TrialCompleted",
     "TrialRequested",
     "TrialScored",

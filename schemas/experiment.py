@@ -53,6 +53,8 @@ BASE_ASSERTION_TYPES: tuple[str, ...] = (
 ASSERTION_TYPES: frozenset[str] = frozenset(
     (*BASE_ASSERTION_TYPES, *(f"not-{t}" for t in BASE_ASSERTION_TYPES))
 )
+# Need the answer's token log-probabilities (ModelSpec.logprobs).
+LOGPROB_TYPES: frozenset[str] = frozenset({"perplexity", "perplexity-score"})
 # Judged by an LLM (or an embedding model): they need a grader and cost money.
 MODEL_GRADED_TYPES: frozenset[str] = frozenset(
     {"llm-rubric", "model-graded-closedqa", "factuality", "model-graded-factuality",
@@ -103,6 +105,10 @@ class ModelSpec(Record):
     output_cost_per_token: float | None = Field(default=None, ge=0, le=1)
     rpm: int | None = Field(default=None, ge=1, le=1_000_000)
     max_concurrency: int | None = Field(default=None, ge=1, le=10_000)
+    # Ask for the answer's token log-probabilities (OpenAI's `logprobs: true`). Set for a
+    # trial whose test case has a perplexity assertion (agents/trials/plan.py), so nobody
+    # has to write it; only their sum and count travel on the trial (TrialCompleted).
+    logprobs: bool = False
 
     @property
     def display_name(self) -> str:

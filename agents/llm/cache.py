@@ -43,6 +43,8 @@ def cache_key(model: ModelSpec, messages: list[dict[str, Any]]) -> str:
         model.max_tokens,
         messages,
     ]
+    if model.logprobs:  # an answer without them does not serve a call asking for them
+        params.append("logprobs")
     return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -42,6 +42,10 @@ class LLMResult:
     cost_usd: float = 0.0
     attempts: int = 1  # requests sent (0: none, e.g. a missing key or a cache hit)
     cached: bool = False
+    # The answer's token log-probabilities, summarised (agents/llm/logprobs.py): their sum
+    # and count, when the model was asked for them (ModelSpec.logprobs) and sent them.
+    logprob_total: float | None = None
+    logprob_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,19 +64,23 @@ class EmbedResult:
 class _Model:
     """What the client keeps per ModelSpec, worked out on its first call."""
 
-    def __init__(self, model: ModelSpec, settings: Any) -> None:
+    def __init__(self, model: ModelSpec, settings: Any, limits: ModelLimits) -> None:
         self.route: Route = route(model, settings)
-        self.limits = ModelLimits(model.max_concurrency or settings.llm_concurrency, model.rpm)
+        self.limits = limits
         self.prices: Prices = prices_for(model)
         self.options: dict[str, Any] = {}
         for name in ("temperature", "max_tokens", "seed"):
             value = getattr(model, name)
             if value is not None:
                 self.options[self.route.body_field(name)] = value
+        if model.logprobs:
+            self.options["logprobs"] = True
         self.params: dict[str, Any] = {}
         if self.route.protocol == "litellm":
             register_prices(model, model.id)
             self.params = {**litellm_params(model, settings), **self._litellm_options(model)}
+            if model.logprobs and litellm_path.supports_logprobs(model.id, self.route.provider):
+                self.params["logprobs"] = True
         self._key: str | None = None
         self._headers = auth_headers(self.route, None)
         # The SSRF guard (allowed_hosts): where the spec sends calls, and whether the
@@ -122,6 +130,9 @@ class LLMClient:
         self.cache = cache
         self._http = OpenAIHTTP(settings.llm_timeout_s)
         self._models: dict[ModelSpec, _Model] = {}
+        # One model's limits however its calls differ in options (a trial asking for
+        # logprobs, a judge at temperature 0): keyed by where the calls go.
+        self._limits: dict[tuple[Any, ...], ModelLimits] = {}
         self._max_retries = int(settings.llm_max_retries)
         self._max_retry_after_s = float(getattr(settings, "llm_max_retry_after_s", 60.0))
         self.calls = 0  # requests sent to a provider (cache hits excluded, retries included)
@@ -186,6 +197,7 @@ class LLMClient:
         if prompt_tokens is None or completion_tokens is None:  # a server without usage
             prompt_tokens = sum(_count(model, str(m_.get("content") or "")) for m_ in messages)
             completion_tokens = _count(model, reply.text)
+        total, tokens = reply.logprobs if reply.logprobs is not None else (None, 0)
         return LLMResult(
             text=reply.text,
             status="completed",
@@ -194,6 +206,8 @@ class LLMClient:
             completion_tokens=completion_tokens,
             cost_usd=prompt_tokens * m.prices[0] + completion_tokens * m.prices[1],
             attempts=attempts,
+            logprob_total=total,
+            logprob_tokens=tokens,
         )
 
     async def _request(self, m: _Model, model: ModelSpec, lean: Any,
@@ -227,7 +241,12 @@ class LLMClient:
     def _model(self, model: ModelSpec) -> _Model:
         m = self._models.get(model)
         if m is None:
-            m = self._models[model] = _Model(model, self._settings)
+            key = (model.id, model.api_base, model.max_concurrency, model.rpm)
+            limits = self._limits.get(key)
+            if limits is None:
+                limits = self._limits[key] = ModelLimits(
+                    model.max_concurrency or self._settings.llm_concurrency, model.rpm)
+            m = self._models[model] = _Model(model, self._settings, limits)
         return m
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from agents.llm.errors import ProviderError, retry_after_s
 from agents.llm.litellm_config import load_litellm
+from agents.llm.logprobs import summarise
 from agents.llm.openai_http import ChatReply, EmbeddingReply
 
 
@@ -19,16 +20,19 @@ async def chat(params: dict[str, Any], messages: list[dict[str, Any]]) -> ChatRe
     except Exception as err:
         raise _provider_error(err) from None
     usage = getattr(response, "usage", None)
+    choice = response.choices[0]
     return ChatReply(
-        response.choices[0].message.content or "",
+        choice.message.content or "",
         getattr(usage, "prompt_tokens", None),
         getattr(usage, "completion_tokens", None),
+        summarise(getattr(choice, "logprobs", None)),
     )
 
 
 async def embeddings(params: dict[str, Any], texts: list[str]) -> EmbeddingReply:
     litellm = load_litellm()
-    params = {k: v for k, v in params.items() if k not in ("max_tokens", "seed", "temperature")}
+    params = {k: v for k, v in params.items()
+              if k not in ("max_tokens", "seed", "temperature", "logprobs")}
     try:
         response = await litellm.aembedding(input=texts, **params)
     except Exception as err:
@@ -37,6 +41,18 @@ async def embeddings(params: dict[str, Any], texts: list[str]) -> EmbeddingReply
     usage = getattr(response, "usage", None)
     return EmbeddingReply([list(_field(r, "embedding")) for r in rows],
                           getattr(usage, "prompt_tokens", None))
+
+
+def supports_logprobs(model: str, provider: str) -> bool:
+    """Whether litellm can ask this provider for token log-probabilities. A provider that
+    cannot is called without them (the trial still gets its answer; a perplexity assertion
+    then fails saying the provider sent none) rather than refused by litellm."""
+    try:
+        supported = load_litellm().get_supported_openai_params(
+            model=model, custom_llm_provider=provider) or []
+    except Exception:
+        return False
+    return "logprobs" in supported
 
 
 def _provider_error(err: Exception) -> ProviderError:

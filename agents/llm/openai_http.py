@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from agents.llm.errors import ProviderError, retry_after_s
+from agents.llm.logprobs import summarise
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ChatReply:
     text: str
     prompt_tokens: int | None  # None: the server sent no usage
     completion_tokens: int | None
+    logprobs: tuple[float, int] | None = None  # (sum, tokens), when asked for and sent
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class OpenAIHTTP:
             raise ProviderError(200, "invalid_response", f"no choices in {str(data)[:200]}",
                                 retryable=False) from None
         usage = data.get("usage") or {}
-        return ChatReply(text, usage.get("prompt_tokens"), usage.get("completion_tokens"))
+        return ChatReply(text, usage.get("prompt_tokens"), usage.get("completion_tokens"),
+                         summarise(choice.get("logprobs")))
 
     async def embeddings(
         self, url: str, headers: dict[str, str], body: dict[str, Any]

@@ -146,9 +146,9 @@ def api_key(model: ModelSpec, route: Route) -> str | None:
     retryable) when the named variable is unset or a provider that needs a key has none."""
     if model.api_key:
         return model.api_key
-    if route.provider == "sim":
-        return SIM_KEY
     named = model.api_key_env
+    if route.provider == "sim" and not named:
+        return SIM_KEY
     if named:
         value = os.environ.get(named)
         if not value:

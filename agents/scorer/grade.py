@@ -64,6 +64,7 @@ async def grade_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
     judges = services.judges() if needs_judge and services else None
     context = GradingContext(test=test, prompt=event.prompt, latency_ms=event.latency_ms,
                              cost_usd=event.cost_usd, cached=event.cached,
+                             logprobs=event.logprobs,
                              provider=event.trial.model.id,
                              script_timeout_s=float(getattr(
                                  services.settings if services else None, "assertion_timeout_s",

@@ -13,6 +13,7 @@ from schemas.events import (
     REASON_MAX_CHARS,
     RESPONSE_MAX_CHARS,
     ExperimentControl,
+    TokenLogprobs,
     TrialCompleted,
     TrialRequested,
     VariationGenerated,
@@ -88,6 +89,8 @@ async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
             attempts=result.attempts,
             cached=result.cached,
             prompt=sent_prompt(messages),
+            logprobs=TokenLogprobs(total=result.logprob_total, tokens=result.logprob_tokens)
+            if result.logprob_total is not None and result.logprob_tokens else None,
         )
     ]
 

@@ -7,7 +7,14 @@ import hashlib
 from dataclasses import dataclass
 
 from schemas.events import TrialCompleted, TrialRequested, TrialSpec, VariationGenerated
-from schemas.experiment import AnalysisConfig, ModelSpec, TestCase, Variation, VariationRef
+from schemas.experiment import (
+    LOGPROB_TYPES,
+    AnalysisConfig,
+    ModelSpec,
+    TestCase,
+    Variation,
+    VariationRef,
+)
 
 BUDGET_TRIALS_REASON = "budget: max_trials"
 
@@ -99,7 +106,7 @@ def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) ->
         round=event.round,
         variation=ref(trial.variation),
         test_case=trial.test_case,
-        model=trial.model,
+        model=call_options(trial.model, trial.test_case),
         repetition=trial.repetition,
         expected_trials=expected,
         analysis=round_analysis(event),
@@ -107,6 +114,14 @@ def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) ->
         domain=spec.domain,
         **event.owner(),
     )
+
+
+def call_options(model: ModelSpec, test: TestCase) -> ModelSpec:
+    """The model as this trial calls it: asked for token log-probabilities when a
+    perplexity assertion of its test case needs them (nobody has to remember to)."""
+    if not model.logprobs and any(a.base in LOGPROB_TYPES for a in test.all_assertions()):
+        return model.model_copy(update={"logprobs": True})
+    return model
 
 
 def request(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialRequested:

@@ -38,7 +38,7 @@ CONFIG_KEYS = {
     "temperature": "temperature", "max_tokens": "max_tokens",
     "max_completion_tokens": "max_tokens", "max_output_tokens": "max_tokens",
     "seed": "seed", "apiBaseUrl": "api_base", "apiHost": "api_base", "baseUrl": "api_base",
-    "api_base": "api_base", "apiKeyEnvar": "api_key_env",
+    "api_base": "api_base", "apiKeyEnvar": "api_key_env", "logprobs": "logprobs",
     # promptopt's own, for models litellm cannot price and per-model limits
     "input_cost_per_token": "input_cost_per_token",
     "output_cost_per_token": "output_cost_per_token", "rpm": "rpm",

@@ -9,7 +9,6 @@ BLEU splits on whitespace, so a score can differ from promptfoo's in the second 
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 from agents.scorer.assertions.result import Check, GradingContext
@@ -82,25 +81,33 @@ def _measured(what: str, measured: float, unit: str, assertion: Assertion) -> Ch
                                 f"{assertion.threshold:g}{unit}")
 
 
+# promptfoo (src/assertions): perplexity = exp(-mean token log-probability); `perplexity`
+# passes at or below its threshold (score 1 or 0), `perplexity-score` is 1 / (1 +
+# perplexity) and passes at or above its threshold; without a threshold both pass (a
+# threshold of 0 is none, as in promptfoo).
+
+
 def perplexity(value: Any, output: str, assertion: Assertion, ctx: GradingContext) -> Check:
     ppl = _perplexity(ctx)
-    if assertion.threshold is None:
+    if not assertion.threshold:
         return Check(True, 1.0, f"Perplexity {ppl:.2f}")
     return Check.binary(ppl <= assertion.threshold,
-                        f"Perplexity {ppl:.2f} is greater than threshold {assertion.threshold:g}")
+                        f"Perplexity {ppl:.2f} is greater than threshold {assertion.threshold:g}",
+                        f"Perplexity {ppl:.2f} is at most threshold {assertion.threshold:g}")
 
 
 def perplexity_score(value: Any, output: str, assertion: Assertion,
                      ctx: GradingContext) -> Check:
     score = 1 / (1 + _perplexity(ctx))
-    if assertion.threshold is None:
+    if not assertion.threshold:
         return Check(True, score, f"Perplexity score {score:.2f}")
-    return Check(score >= assertion.threshold, score,
-                 f"Perplexity score {score:.2f} (threshold {assertion.threshold:g})")
+    passed = score >= assertion.threshold
+    return Check(passed, score, f"Perplexity score {score:.2f} is "
+                 + ("at least" if passed else "less than") + f" threshold {assertion.threshold:g}")
 
 
 def _perplexity(ctx: GradingContext) -> float:
-    if not ctx.logprobs:
+    if ctx.logprobs is None:
         raise BadAssertion("perplexity needs the response's token log-probabilities, which "
                            "this provider did not return")
-    return math.exp(-sum(ctx.logprobs) / len(ctx.logprobs))
+    return ctx.logprobs.perplexity

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.events import TokenLogprobs
 from schemas.experiment import TestCase
 
 
@@ -74,7 +75,7 @@ class GradingContext:
     latency_ms: float | None = None
     cost_usd: float | None = None
     cached: bool = False
-    logprobs: tuple[float, ...] | None = None
+    logprobs: TokenLogprobs | None = None  # the answer's, summarised (sum and count)
     provider: str | None = None
     script_timeout_s: float = 10.0  # javascript / python assertions and transforms
 

@@ -221,6 +221,25 @@ def task_input(messages: list[dict[str, Any]]) -> str:
     return _ANSWER_CUE.sub("", rest).strip() or rest
 
 
+_TOKEN = re.compile(r"\s*\S+")
+
+
+def token_logprobs(seed: int, key: str, reply: Answer) -> dict[str, Any]:
+    """OpenAI's `choices[0].logprobs` for `reply`: one entry per word-piece (a word with its
+    leading space). A token's probability is drawn from the request: a right answer is
+    confident (p in [0.6, 1)), a wrong one less so (p in [0.2, 0.8)), so a perplexity
+    assertion separates them as it would on a real model; the same request always gets
+    the same numbers."""
+    low, high = (0.6, 1.0) if reply.correct else (0.2, 0.8)
+    content = []
+    for i, token in enumerate(_TOKEN.findall(reply.text) or [""]):
+        p = low + (high - low) * draw(seed, "logprob", key, i)
+        logprob = math.log(max(p, 1e-12))
+        content.append({"token": token, "logprob": logprob,
+                        "bytes": list(token.encode()), "top_logprobs": []})
+    return {"content": content, "refusal": None}
+
+
 def count_tokens(text: str) -> int:
     """Roughly what a BPE tokenizer gives for English: 1.3 tokens a word."""
     return max(1, math.ceil(len(text.split()) * 1.3))

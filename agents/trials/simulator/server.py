@@ -23,7 +23,13 @@ from typing import Any
 from aiohttp import web
 
 from agents.trials.simulator.config import Latency, SimConfig
-from agents.trials.simulator.content import answer, count_tokens, draw, embedding
+from agents.trials.simulator.content import (
+    answer,
+    count_tokens,
+    draw,
+    embedding,
+    token_logprobs,
+)
 
 SIMULATOR_KEY: web.AppKey[Simulator] = web.AppKey("simulator")
 
@@ -103,6 +109,7 @@ class Simulator:
         reply = answer(cfg, model, messages, u)
         prompt_tokens = sum(count_tokens(str(m.get("content") or "")) + 3 for m in messages)
         completion_tokens = count_tokens(reply.text)
+        logprobs = token_logprobs(cfg.seed, key, reply) if body.get("logprobs") else None
         self._record(key, attempt, model, "ok", received)
         return web.json_response(
             {
@@ -116,7 +123,7 @@ class Simulator:
                         "index": 0,
                         "message": {"role": "assistant", "content": reply.text},
                         "finish_reason": "stop",
-                        "logprobs": None,
+                        "logprobs": logprobs,
                     }
                 ],
                 "usage": {

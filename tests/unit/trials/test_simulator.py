@@ -198,3 +198,19 @@ def test_with_few_shot_examples_the_last_input_is_the_one_solved():
     prompt = ("Classify the sentiment.\nInput: I hate it, awful\nOutput: negative\n"
               "Input: lovely\nOutput: positive\n\nInput: great value, love it\nOutput:")
     assert task_input([{"role": "user", "content": prompt}]) == "great value, love it"
+
+
+async def test_logprobs_when_asked_one_per_word_replayable_and_lower_when_wrong():
+    async with run_simulator(SimConfig(model_quality={"right": 1.0, "wrong": 0.0})) as sim, \
+            aiohttp.ClientSession() as s:
+        _, _, plain = await post(s, sim.base_url, model="right", messages=user("Say hi there"))
+        assert plain["choices"][0]["logprobs"] is None
+        bodies = [(await post(s, sim.base_url, model=m, logprobs=True,
+                              messages=user("What is 12 + 30? Explain."))
+                   )[2] for m in ("right", "right", "wrong")]
+    right, again, wrong = (b["choices"][0] for b in bodies)
+    assert right["logprobs"] == again["logprobs"]  # a pure function of the request
+    tokens = right["logprobs"]["content"]
+    assert "".join(t["token"] for t in tokens) == right["message"]["content"]
+    assert all(0.6 <= 2.718281828 ** t["logprob"] < 1.0 for t in tokens)
+    assert all(0.2 <= 2.718281828 ** t["logprob"] < 0.8 for t in wrong["logprobs"]["content"])

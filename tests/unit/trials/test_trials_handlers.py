@@ -242,3 +242,24 @@ async def test_fan_out_fixes_the_planned_pairs_the_group_sequential_looks_are_fr
     # Each variation shares 3 test cases x 2 models x 2 repetitions with the control.
     assert {e.event.trial.analysis.planned_pairs for e in emits} == {12}
     assert {e.event.trial.analysis.family_size for e in emits} == {1}
+
+
+async def test_a_trial_whose_test_has_a_perplexity_assertion_asks_for_logprobs(
+        make_sim, settings_for, trials_ctx):
+    from schemas.experiment import Assertion
+
+    event = round_event(n_cases=2)
+    perplexity = Assertion(type="perplexity-score", threshold=0.3)
+    cases = (event.spec.test_cases[0].model_copy(update={"assertions": (perplexity,)}),
+             event.spec.test_cases[1])
+    event = event.model_copy(update={"spec": event.spec.model_copy(
+        update={"test_cases": cases})})
+    requests = [e.event for e in await fan_out(event, StepContext(state={}, shared={}))]
+    asked = {r.trial.test_case.id: r.trial.model.logprobs for r in requests}
+    assert asked == {"tc0": True, "tc1": False}
+    async with make_sim() as sim:
+        done = await run_all(requests, await trials_ctx(settings_for(sim)))
+    by_case = {t.trial.test_case.id: t for t in done}
+    lp = by_case["tc0"].logprobs
+    assert lp is not None and lp.tokens == len(by_case["tc0"].response.split())
+    assert lp.total < 0 and by_case["tc1"].logprobs is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents.scorer.assertions import GradingContext, check_one
+from schemas.events import TokenLogprobs
 from schemas.experiment import Assertion, TestCase
 
 TEST = TestCase(id="t", vars={"city": "Paris"})
@@ -116,15 +117,47 @@ async def test_latency_and_cost_check_the_call_itself():
     assert not cached.passed and "cached" in cached.reason
 
 
-async def test_perplexity_needs_logprobs_and_scores_one_over_one_plus_perplexity():
-    ctx = GradingContext(test=TEST, logprobs=(-0.1, -0.3))
-    ppl = 2.718281828 ** 0.2
-    result = await check_one(Assertion(type="perplexity-score", threshold=0.4), "x", ctx)
-    assert result.score == pytest.approx(1 / (1 + ppl)) and result.passed
-    assert not (await check_one(Assertion(type="perplexity", threshold=1.1), "x", ctx)).passed
-    none = await check_one(Assertion(type="perplexity", threshold=2), "x",
-                           GradingContext(test=TEST))
-    assert not none.passed and "log-probabilities" in none.reason
+# Hand-computed: log-probabilities -0.5, -1.0, -1.5 have mean -1, so perplexity = e
+# (2.718281828...) and promptfoo's perplexity-score = 1 / (1 + e) = 0.268941421...
+E_LOGPROBS = TokenLogprobs(total=-3.0, tokens=3)
+
+
+async def test_perplexity_is_exp_of_the_mean_negative_logprob():
+    ctx = GradingContext(test=TEST, logprobs=E_LOGPROBS)
+    assert E_LOGPROBS.perplexity == pytest.approx(2.718281828459045)
+    under = await check_one(Assertion(type="perplexity", threshold=2.72), "x", ctx)
+    over = await check_one(Assertion(type="perplexity", threshold=2.71), "x", ctx)
+    assert (under.passed, under.score) == (True, 1.0)
+    assert (over.passed, over.score) == (False, 0.0)
+    assert over.reason == "Perplexity 2.72 is greater than threshold 2.71"
+    # without a threshold (or promptfoo's falsy 0) it passes and records nothing else
+    assert (await check_one(Assertion(type="perplexity"), "x", ctx)).passed
+    assert (await check_one(Assertion(type="perplexity", threshold=0), "x", ctx)).passed
+    assert (await check_one(Assertion(type="not-perplexity", threshold=2.71), "x", ctx)).passed
+
+
+async def test_perplexity_score_is_one_over_one_plus_perplexity():
+    ctx = GradingContext(test=TEST, logprobs=E_LOGPROBS)
+    low = await check_one(Assertion(type="perplexity-score", threshold=0.26), "x", ctx)
+    high = await check_one(Assertion(type="perplexity-score", threshold=0.27), "x", ctx)
+    assert low.score == pytest.approx(0.2689414213699951) and low.passed
+    assert high.score == pytest.approx(0.2689414213699951) and not high.passed
+    assert high.reason == "Perplexity score 0.27 is less than threshold 0.27"
+    free = await check_one(Assertion(type="perplexity-score"), "x", ctx)
+    assert free.passed and free.score == pytest.approx(0.2689414213699951)
+    # a certain answer (every token p = 1): perplexity 1, score 1/2
+    sure = GradingContext(test=TEST, logprobs=TokenLogprobs(total=0.0, tokens=5))
+    assert (await check_one(Assertion(type="perplexity-score"), "x", sure)).score == 0.5
+
+
+async def test_perplexity_without_logprobs_fails_saying_so_and_is_not_inverted():
+    for kind in ("perplexity", "not-perplexity", "perplexity-score"):
+        none = await check_one(Assertion(type=kind, threshold=2), "x", GradingContext(test=TEST))
+        assert not none.passed and "log-probabilities" in none.reason
+
+
+def test_a_vanishing_probability_is_an_infinite_perplexity_not_an_overflow():
+    assert TokenLogprobs(total=-9999.0, tokens=1).perplexity == float("inf")
 
 
 async def test_a_malformed_assertion_fails_with_its_reason_and_is_not_inverted():
