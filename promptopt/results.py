@@ -119,6 +119,10 @@ def run_summary(result: RunResult) -> RunSummary:
 
 def _comparable(finals: list[AnalysisReady], summary: RunSummary) -> tuple[bool, str]:
     if summary.trials and summary.completed == 0:
+        if summary.failures:
+            reason, count = summary.failures[0]
+            most = "" if count == summary.failed else f" ({count} of {summary.failed})"
+            return False, f"every trial failed{most}: {reason}"
         return False, "every trial failed"
     if not finals:
         return False, "no final analysis was produced"
@@ -135,4 +139,4 @@ def _reason_kind(reason: str | None) -> str:
     """Reasons grouped for a summary: an error's text, without ids or numbers that make
     every message distinct."""
     text = (reason or "unknown").strip().splitlines()[0]
-    return text[:160]
+    return text[:400]  # room for the provider's words and what they mean

@@ -20,11 +20,18 @@ from typing import Any, Literal
 
 from agents.llm import allowed_hosts, litellm_path
 from agents.llm.cache import ResponseCache, cache_key, is_deterministic
-from agents.llm.errors import ProviderError
+from agents.llm.errors import ProviderError, failure_reason
 from agents.llm.limits import ModelLimits
 from agents.llm.openai_http import ChatReply, EmbeddingReply, OpenAIHTTP
 from agents.llm.pricing import Prices, prices_for, register_prices
-from agents.llm.providers import Route, api_key, auth_headers, litellm_params, route
+from agents.llm.providers import (
+    Route,
+    api_key,
+    auth_headers,
+    key_source,
+    litellm_params,
+    route,
+)
 from agents.llm.retry import retrying
 from schemas.experiment import ModelSpec
 
@@ -115,6 +122,9 @@ class _Model:
         key = api_key(model, self.route)
         return self.params if key is None else {**self.params, "api_key": key}
 
+    def reason(self, model: ModelSpec, err: ProviderError) -> str:
+        return failure_reason(err, key_source(model, self.route))
+
     @staticmethod
     def _litellm_options(model: ModelSpec) -> dict[str, Any]:
         return {n: getattr(model, n) for n in ("temperature", "max_tokens", "seed")
@@ -162,7 +172,7 @@ class LLMClient:
                     m.route.embeddings_url, headers, {"model": m.route.model, "input": texts}),
                 lambda params: litellm_path.embeddings(params, texts))
         except _Failed as failed:
-            return EmbedResult(None, "failed", failed.error.reason, _ms(started),
+            return EmbedResult(None, "failed", m.reason(model, failed.error), _ms(started),
                                attempts=failed.attempts)
         except ProviderError as err:  # nothing sent (no key, a host not allowed)
             return EmbedResult(None, "failed", err.reason, attempts=0)
@@ -188,7 +198,7 @@ class LLMClient:
                     {"model": m.route.model, "messages": messages, **m.options}),
                 lambda params: litellm_path.chat(params, messages))
         except _Failed as failed:
-            return LLMResult(None, "failed", failed.error.reason, _ms(started),
+            return LLMResult(None, "failed", m.reason(model, failed.error), _ms(started),
                              attempts=failed.attempts)
         except ProviderError as err:  # nothing sent (no key, a host not allowed)
             return LLMResult(None, "failed", err.reason, attempts=0)

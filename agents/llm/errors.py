@@ -48,6 +48,27 @@ class ProviderError(Exception):
         return f"ProviderError({self.reason!r})"
 
 
+# What a status no retry can cure says about the request, beside the provider's own words.
+MEANINGS = {
+    400: "the provider refused the request itself (a parameter or the input)",
+    401: "the provider refused the credentials",
+    403: "the credentials may not use this model or action",
+    404: "the provider knows no such model or address",
+    422: "the provider refused the request's content",
+}
+
+
+def failure_reason(err: ProviderError, key_source: str | None = None) -> str:
+    """A failed call's reason: the provider's words, and for an error a retry cannot cure,
+    what it means (whose key was refused) and that it was not retried."""
+    meaning = MEANINGS.get(err.status or 0)
+    if err.retryable or meaning is None:
+        return err.reason
+    if err.status in (401, 403) and key_source:
+        meaning += f" (the key from {key_source})"
+    return f"{err.reason} -- {meaning}; not retried: a retry cannot cure it"
+
+
 def is_retryable(status: int | None) -> bool:
     """No answer at all (a dropped connection, a timeout) is worth another try too."""
     return status is None or status in RETRYABLE_STATUSES or status >= 500

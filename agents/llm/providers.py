@@ -167,6 +167,19 @@ def api_key(model: ModelSpec, route: Route) -> str | None:
     return value
 
 
+def key_source(model: ModelSpec, route: Route) -> str | None:
+    """Where this call's key comes from, said without the key (for a refused key's reason)."""
+    if model.api_key:
+        return "the model's own api_key"
+    if model.api_key_env:
+        return f"{model.api_key_env} (api_key_env)"
+    if route.provider == "sim":
+        return "the simulator's built-in key"
+    if route.spec is None:
+        return None
+    return next((name for name in route.spec.key_envs if os.environ.get(name)), None)
+
+
 def auth_headers(route: Route, key: str | None) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     if key:

@@ -81,6 +81,10 @@ class SimConfig(BaseModel):
     # When set, a request without "Authorization: Bearer <api_key>" gets a 401, as a
     # provider answers a wrong key (never worth a retry).
     api_key: str | None = None
+    # When set, every request (with a good key) gets this status, as a provider answers a
+    # request it will never serve: a malformed one (400), a key without access to the
+    # model (403), an unknown model (404), refused content (422).
+    reject_status: Literal[400, 403, 404, 422] | None = None
     hang_s: float = Field(default=300.0, gt=0, description="how long a 'timeout' hangs")
 
     # Answer quality: q = clamp(base + sum of boosts of matching rules, 0, 1).

@@ -41,7 +41,7 @@ class CallRecord:
     key: str  # identifies the request: model, messages, temperature, seed
     attempt: int  # 0 for the first time this request was seen, then 1, 2, ...
     model: str
-    outcome: str  # ok | 429 | 500 | timeout | bad-request | 401
+    outcome: str  # ok | 429 | 500 | timeout | bad-request | 401 | a reject_status
     received_at: float
     answered_at: float
 
@@ -244,7 +244,7 @@ async def _embeddings(request: web.Request) -> web.Response:
 
 async def _request_body(request: web.Request) -> dict[str, Any] | web.Response:
     """The request's JSON object, or the 401 or 400 to answer instead."""
-    refused = _unauthorized(request)
+    refused = _unauthorized(request) or _rejected(request)
     if refused is not None:
         return refused
     return await _json_object(request)
@@ -257,6 +257,24 @@ def _unauthorized(request: web.Request) -> web.Response | None:
         return None
     simulator._record("", 0, "", "401", time.monotonic())
     return _error(401, "invalid_api_key", "Incorrect API key provided")
+
+
+# The OpenAI error each rejected status comes with.
+_REJECTIONS = {
+    400: ("invalid_request_error", "simulated: this request is invalid"),
+    403: ("permission_denied", "simulated: this key may not use this model"),
+    404: ("model_not_found", "simulated: the model does not exist"),
+    422: ("unprocessable_entity", "simulated: the request's content is refused"),
+}
+
+
+def _rejected(request: web.Request) -> web.Response | None:
+    simulator = request.app[SIMULATOR_KEY]
+    status = simulator.config.reject_status
+    if status is None:
+        return None
+    simulator._record("", 0, "", str(status), time.monotonic())
+    return _error(status, *_REJECTIONS[status])
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:

@@ -267,3 +267,34 @@ async def test_embed_failure_is_a_result_not_an_exception(settings_for, make_sim
         settings = settings_for(sim, llm_max_retries=0)
     result = await client_for(settings).embed(ModelSpec(id="sim/embed"), ["x"])
     assert result.status == "failed" and result.vectors is None and result.reason
+
+
+@pytest.mark.parametrize("status,kind", [(400, "invalid_request_error"),
+                                         (403, "permission_denied"), (404, "model_not_found"),
+                                         (422, "unprocessable_entity")])
+async def test_errors_a_retry_cannot_cure_fail_at_once_saying_what_they_are(
+        make_sim, settings_for, client_for, status, kind):
+    async with make_sim(reject_status=status) as sim:
+        client = client_for(settings_for(sim, llm_max_retries=3))
+        result = await client.complete(ModelSpec(id="sim/m"), ask(1))
+        embedded = await client.embed(ModelSpec(id="sim/e"), ["x"])
+    for failed in (result, embedded):
+        assert failed.status == "failed" and failed.attempts == 1
+        assert failed.reason.startswith(f"{kind} (HTTP {status}): simulated")
+        assert failed.reason.endswith("not retried: a retry cannot cure it")
+    assert sim.simulator.outcomes == Counter({str(status): 2})
+
+
+async def test_a_refused_key_says_whose_key_it_was(make_sim, settings_for, client_for,
+                                                   monkeypatch):
+    monkeypatch.setenv("PROMPTOPT_TEST_SIM_KEY", "stale")
+    async with make_sim(api_key="fresh") as sim:
+        client = client_for(settings_for(sim, llm_max_retries=3))
+        named = await client.complete(ModelSpec(id="sim/m", api_key_env="PROMPTOPT_TEST_SIM_KEY"),
+                                      ask(1))
+        builtin = await client.complete(ModelSpec(id="sim/m"), ask(2))
+    assert named.attempts == builtin.attempts == 1
+    assert "refused the credentials (the key from PROMPTOPT_TEST_SIM_KEY (api_key_env))" \
+        in named.reason and "stale" not in named.reason
+    assert "the simulator's built-in key" in builtin.reason
+    assert sim.simulator.outcomes == Counter({"401": 2})

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).parents[3]
 
@@ -30,10 +33,11 @@ tests:
 """
 
 
-def promptopt(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def promptopt(*args: str, cwd: Path, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "promptopt.cli", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
 
 
 def test_eval_finds_the_folder_s_config_and_writes_every_output(tmp_path):
@@ -90,3 +94,34 @@ def test_a_missing_grader_is_said_before_anything_runs(tmp_path):
     proc = promptopt("eval", "-c", str(path), cwd=tmp_path)
     assert proc.returncode == 2 and "needs a grader model" in proc.stderr
     assert "PROMPTOPT_GRADER_MODEL" in proc.stderr
+
+
+KINDS = {401: "invalid_api_key", 400: "invalid_request_error", 403: "permission_denied",
+         404: "model_not_found"}
+
+
+@pytest.mark.parametrize("status", [401, 400, 403, 404])
+def test_a_provider_refusal_is_not_retried_and_the_run_says_what_it_was(tmp_path, status):
+    """The simulator refuses every call (a wrong key: 401; else reject_status): each trial
+    fails at its first attempt with the provider's words and what they mean, the terminal
+    groups the failures by that reason, and the run exits 1 saying so."""
+    (tmp_path / "sim.yaml").write_text("api_key: not-the-key-we-send\n" if status == 401
+                                       else f"reject_status: {status}\n")
+    (tmp_path / "promptfooconfig.yaml").write_text(
+        "prompts: ['Say hello to {{name}} nicely', 'Greet {{name}} warmly please']\n"
+        "providers: [sim/small]\n"
+        "tests: [{vars: {name: Ann}}, {vars: {name: Bo}}]\n")
+    proc = promptopt("eval", "--no-learning", "--sim-config", "sim.yaml", "-o", "r.json",
+                     cwd=tmp_path, env={"PROMPTOPT_LLM_MAX_RETRIES": "3"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out, err = " ".join(proc.stdout.split()), " ".join(proc.stderr.split())
+    said = f"{KINDS[status]} (HTTP {status})"
+    assert "failed trials by reason" in out and f"4 │ {said}" in out
+    assert f"no comparison could be made: every trial failed: {said}" in err
+    assert err.endswith("not retried: a retry cannot cure it")
+    if status == 401:
+        assert "refused the credentials (the key from the simulator's built-in key)" in err
+    trials = json.loads((tmp_path / "r.json").read_text())["trials"]
+    assert len(trials) == 4
+    assert all(t["status"] == "failed" and t["attempts"] == 1 for t in trials)
+    assert all(t["reason"].startswith(said) for t in trials)
