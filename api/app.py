@@ -37,12 +37,14 @@ from api.routes import (
     optimize,
     patterns,
     stream,
+    test_trials,
 )
 from api.routes.analysis import PredictorFile
 from api.routes.dashboard import STATIC
 from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
 from api.store import Store, StoreRejected, StoreUnavailable
+from api.trial_results import MongoTrialResults, TrialResults
 from promptopt.redis_cache import RedisCache, SharedStore
 from promptopt.settings import Settings, get_settings
 
@@ -58,11 +60,13 @@ def create_app(
     checks: Mapping[str, Check] | None = None,
     limiter: RateLimiter | None = None,
     optimizations: SharedStore | None = None,
+    trial_results: TrialResults | None = None,
 ) -> FastAPI:
     """The API app. `store`, `bus` and `checks` default to PostgreSQL, Kafka and the three
     servers' readiness checks from `core` settings; tests may pass their own, and the
     in-process `limiter` of failed authentications per client address. `optimizations`
-    (default: Redis at core.redis_url) keeps synchronous optimization results."""
+    (default: Redis at core.redis_url) keeps synchronous optimization results;
+    `trial_results` (default: MongoDB at core.mongo_uri) serves results per test case."""
     settings = settings or ApiSettings()
     core = core or get_settings()
     store = store if store is not None else PostgresStore(core.postgres_dsn)
@@ -71,6 +75,9 @@ def create_app(
     if checks is None:
         mongo = MongoPing(core.mongo_uri, settings.check_timeout_s)
         checks = {"kafka": bus.check, "postgres": store.ping, "mongo": mongo}
+    if trial_results is None:
+        trial_results = MongoTrialResults(core.mongo_uri, core.mongo_db,
+                                          timeout_s=settings.check_timeout_s)
     if optimizations is None:
         optimizations = RedisCache(core.redis_url, "optimization",
                                    ttl_s=core.optimization_cache_ttl_s, prefix=core.cache_prefix)
@@ -85,6 +92,7 @@ def create_app(
             await bus.stop()
             await store.close()
             await optimizations.close()
+            await trial_results.close()
             if mongo is not None:
                 await mongo.close()
 
@@ -94,6 +102,7 @@ def create_app(
     app.state.core = core
     app.state.store = store
     app.state.optimizations = optimizations
+    app.state.trial_results = trial_results
     app.state.bus = bus
     app.state.checks = dict(checks)
     app.state.auth = Authenticator(store, settings, failures=limiter or RateLimiter())
@@ -129,8 +138,8 @@ def create_app(
                                        details={"kafka": str(err)},
                                        headers={"Retry-After": "5"}))
 
-    for module in (optimize, ab_tests, analysis, patterns, stream, health, me, dashboard,
-                   docs):
+    for module in (optimize, ab_tests, test_trials, analysis, patterns, stream, health, me,
+                   dashboard, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     docs.mount_assets(app)

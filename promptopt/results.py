@@ -17,35 +17,53 @@ MAX_REASONS = 10
 
 
 def trial_row(scored: TrialScored, arm: str) -> dict[str, Any]:
-    completed = scored.trial
-    trial = completed.trial
+    """One trial's row, from its events (the embedded run)."""
+    from agents.sinks.mongo import quality_metrics, trial_document
+
+    return document_row({**trial_document(scored.trial), "quality_metrics":
+                         quality_metrics(scored)}, arm)
+
+
+def document_row(doc: dict[str, Any], arm: str | None = None) -> dict[str, Any]:
+    """One trial's row from its MongoDB document (agents/sinks/mongo.py): the one shape of
+    results per test case, for --output and for GET /api/v1/test/{id}/trials alike.
+    `quality_metrics` is None until the trial is graded (score and pass then None)."""
+    quality = doc.get("quality_metrics") or {}
+    judge = quality.get("judge") or {}
+    variation = doc.get("variation") or {}
+    prompt = doc.get("prompt")
+    cost = float(doc.get("cost_usd") or 0.0)
+    judge_cost = float(judge.get("cost_usd") or 0.0)
     return {
-        "trial_id": trial.trial_id,
-        "round": trial.round,
-        "test_case_id": trial.test_case.id,
-        "description": trial.test_case.description,
-        "vars": trial.test_case.vars,
-        "variation_id": trial.variation.variation_id,
-        "arm": arm,
-        "is_control": trial.variation.is_control,
-        "model": trial.model.id,
-        "model_label": trial.model.display_name,
-        "repetition": trial.repetition,
-        "status": completed.status,
-        "reason": completed.reason,
-        "prompt": completed.prompt,
-        "response": completed.response,
-        "score": scored.score,
-        "passed": scored.passed,
-        "grading_reason": scored.reason,
-        "assertions": [a.model_dump(mode="json") for a in scored.assertions],
-        "named_scores": scored.named_scores,
-        "latency_ms": completed.latency_ms,
-        "prompt_tokens": completed.prompt_tokens,
-        "completion_tokens": completed.completion_tokens,
-        "cost_usd": completed.cost_usd,
-        "judge_cost_usd": scored.judge_cost_usd,
-        "cached": completed.cached,
+        "trial_id": doc.get("trial_id") or doc.get("_id"),
+        "round": doc.get("round"),
+        "test_case_id": doc.get("test_case_id"),
+        "description": doc.get("test_case_description"),
+        "vars": doc.get("vars") or {},
+        "variation_id": doc.get("variation_id"),
+        "arm": arm or variation.get("name"),
+        "is_control": bool(variation.get("is_control")),
+        "model": doc.get("model"),
+        "model_label": doc.get("model_label") or doc.get("model"),
+        "repetition": doc.get("repetition", 0),
+        "status": doc.get("status"),
+        "reason": doc.get("reason"),
+        "prompt": prompt.get("text") if isinstance(prompt, dict) else prompt,
+        "response": doc.get("response"),
+        "score": quality.get("score"),
+        "passed": quality.get("pass"),
+        "grading_reason": quality.get("reason"),
+        "assertions": list(quality.get("assertions") or []),
+        "named_scores": dict(quality.get("named_scores") or {}),
+        "latency_ms": doc.get("latency_ms"),
+        "prompt_tokens": doc.get("prompt_tokens"),
+        "completion_tokens": doc.get("completion_tokens"),
+        "cost_usd": cost,
+        "judge_cost_usd": judge_cost,
+        "judge_calls": int(judge.get("calls") or 0),
+        "total_cost_usd": cost + judge_cost,
+        "cached": bool(doc.get("cached")),
+        "attempts": doc.get("attempts"),
     }
 
 

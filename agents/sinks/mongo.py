@@ -150,7 +150,11 @@ def trial_document(event: TrialCompleted, *, quality: bool = True) -> dict:
     doc |= event.model_dump(mode="json", exclude={"trial"})
     doc["_id"] = trial.trial_id
     doc["model"] = trial.model.id
+    doc["model_label"] = trial.model.display_name
     doc["test_case_id"] = trial.test_case.id
+    # What results per test case show beside the id (GET /api/v1/test/{id}/trials).
+    doc["test_case_description"] = trial.test_case.description
+    doc["vars"] = trial.test_case.vars
     doc["variation_id"] = trial.variation.variation_id
     doc["day"] = event.occurred_at.date().isoformat()
     # The prompt as sent (rendered with the test case's vars), and what it was made from.

@@ -40,7 +40,7 @@ from topics.codec import encode
 
 pytestmark = pytest.mark.integration
 
-# Per operation; 14 operations, so a few hundred requests in about half a minute here.
+# Per operation; 15 operations, so a few hundred requests in about half a minute here.
 EXAMPLES = 25
 
 

@@ -178,6 +178,37 @@ class FakeBus:
 
 
 @dataclass
+class FakeTrialResults:
+    """MongoTrialResults in memory: the same filter (TrialQuery.match, the team in it),
+    order, page and totals over trial documents as the MongoDB sink writes them."""
+
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    down: bool = False
+
+    async def page(self, query: Any) -> Any:
+        from api.trial_results import ORDER, TrialPage, TrialResultsUnavailable
+
+        if self.down:
+            raise TrialResultsUnavailable("ServerSelectionTimeoutError: 127.0.0.1:1")
+        match = query.match()
+        found = [d for d in self.documents if all(d.get(k) == v for k, v in match.items())]
+        found.sort(key=lambda d: tuple(d.get(k) for k, _ in ORDER))
+        quality = [d.get("quality_metrics") or {} for d in found]
+        totals = {"trials": len(found),
+                  **{s: sum(d["status"] == s for d in found)
+                     for s in ("completed", "failed", "skipped")},
+                  "graded": sum(q.get("score") is not None for q in quality),
+                  "passed": sum(q.get("pass") is True for q in quality),
+                  "cost_usd": sum(d.get("cost_usd") or 0 for d in found),
+                  "judge_cost_usd": sum((q.get("judge") or {}).get("cost_usd", 0)
+                                        for q in quality),
+                  "judge_calls": sum((q.get("judge") or {}).get("calls", 0) for q in quality)}
+        return TrialPage(found[query.offset:query.offset + query.limit], totals)
+
+    async def close(self) -> None: ...
+
+
+@dataclass
 class Api:
     client: TestClient
     store: FakeStore
@@ -187,6 +218,7 @@ class Api:
     admin: User = ADMIN
     bob_key: str = OTHER_KEY
     admin_key: str = ADMIN_KEY
+    trials: FakeTrialResults = field(default_factory=FakeTrialResults)
 
     def auth(self, key: str = KEY) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
@@ -198,12 +230,12 @@ def make_api():
     stack = contextlib.ExitStack()
 
     def make(*, limiter: RateLimiter | None = None, **settings: Any) -> Api:
-        store, bus = FakeStore(), FakeBus()
+        store, bus, trials = FakeStore(), FakeBus(), FakeTrialResults()
         app = create_app(ApiSettings(**settings), core=Settings(), store=store, bus=bus,
-                         optimizations=MemoryCache(),
+                         optimizations=MemoryCache(), trial_results=trials,
                          checks={"kafka": bus.check, "postgres": store.ping}, limiter=limiter)
         client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
-        return Api(client, store, bus)
+        return Api(client, store, bus, trials=trials)
 
     with stack:
         yield make
