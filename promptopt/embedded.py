@@ -71,7 +71,7 @@ class RunResult:
 def uses_simulator(spec: ExperimentSpec, settings: Settings) -> bool:
     """A sim/ model among the experiment's models, its graders, or the settings' graders."""
     ids = [m.id for m in spec.models]
-    ids += [m.id for t in spec.test_cases for a in t.assertions
+    ids += [m.id for t in spec.test_cases for a in t.every_assertion()
             for m in (a.provider, a.embedder) if m is not None]
     ids += [i for i in (settings.grader_model, settings.embedding_model) if i]
     return any(i.startswith("sim/") for i in ids)

@@ -155,6 +155,9 @@ class AssertionOutcome(Record):
     weight: float = 1.0
     metric: str | None = Field(default=None, max_length=100)
     metric_only: bool = False  # a measurement (latency, cost), not a score in [0, 1]
+    # A member of an assert-set: the position of its set in the trial's outcomes (the set's
+    # score already counts it; it is shown, not counted again).
+    in_set: int | None = Field(default=None, ge=0)
 
 
 class TrialScored(Event):

@@ -50,8 +50,12 @@ BASE_ASSERTION_TYPES: tuple[str, ...] = (
     "llm-rubric", "model-graded-closedqa", "factuality", "model-graded-factuality",
     "answer-relevance", "similar",
 )
+# promptfoo's assert-set: a group of assertions scored as one (its own threshold, weight and
+# metric); it has no not- form and holds no assert-set.
+SET_TYPE = "assert-set"
+MAX_ASSERTIONS = 200  # a test's, members of assert-sets included
 ASSERTION_TYPES: frozenset[str] = frozenset(
-    (*BASE_ASSERTION_TYPES, *(f"not-{t}" for t in BASE_ASSERTION_TYPES))
+    (*BASE_ASSERTION_TYPES, *(f"not-{t}" for t in BASE_ASSERTION_TYPES), SET_TYPE)
 )
 # Need the answer's token log-probabilities (ModelSpec.logprobs).
 LOGPROB_TYPES: frozenset[str] = frozenset({"perplexity", "perplexity-score"})
@@ -130,6 +134,19 @@ class Assertion(Record):
     embedder: ModelSpec | None = Field(default=None, description="the embedding model "
                                        "(similar, answer-relevance)")
     rubric_prompt: CodeText | None = None
+    # assert-set only: its members (promptfoo's `assert`).
+    assertions: tuple[Assertion, ...] = Field(default=(), max_length=50)
+
+    @model_validator(mode="after")
+    def _sets_hold_members(self) -> Assertion:
+        if self.type == SET_TYPE:
+            if not self.assertions:
+                raise ValueError("an assert-set needs its assertions")
+            if any(a.type == SET_TYPE for a in self.assertions):
+                raise ValueError("an assert-set cannot hold another assert-set")
+        elif self.assertions:
+            raise ValueError(f"only an assert-set holds assertions, not {self.type!r}")
+        return self
 
     @field_validator("type")
     @classmethod
@@ -173,6 +190,18 @@ class TestCase(Record):
         if self.expected is None:
             return self.assertions
         return (Assertion(type="iequals", value=self.expected), *self.assertions)
+
+    @model_validator(mode="after")
+    def _bounded_sets(self) -> TestCase:
+        if len(self.every_assertion()) > MAX_ASSERTIONS:
+            raise ValueError(f"at most {MAX_ASSERTIONS} assertions, those in assert-sets "
+                             "included")
+        return self
+
+    def every_assertion(self) -> tuple[Assertion, ...]:
+        """Every assertion, those inside assert-sets too (what needs a judge, logprobs...)."""
+        return tuple(a for top in self.all_assertions()
+                     for a in ((top, *top.assertions) if top.assertions else (top,)))
 
 
 class Budget(Record):

@@ -94,7 +94,7 @@ def incompatible_formats(spec: ExperimentSpec) -> set[str]:
     """Output patterns that would fail the spec's own checks: an answer compared for
     equality must be bare, so lists, JSON and answer lines cannot pass (unless JSON is what
     the assertions ask for)."""
-    kinds = {a.type for t in spec.test_cases for a in t.all_assertions()}
+    kinds = {a.type for t in spec.test_cases for a in t.every_assertion()}
     wants_json = bool(kinds & {"is-json", "json-schema"})
     blocked: set[str] = set()
     if kinds & {"equals", "iequals"}:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.runtime.contract import Emit, StepContext
-from agents.scorer.assertions import Graded, GradingContext, Judges, grade
+from agents.scorer.assertions import AssertionResult, Graded, GradingContext, Judges, grade
 from agents.scorer.assertions import code as code_assertions
 from schemas.events import AssertionOutcome, TrialCompleted, TrialScored
 from schemas.experiment import MODEL_GRADED_TYPES, ModelSpec
@@ -60,7 +60,7 @@ async def grade_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
         return [Emit(TRIAL_SCORED, TrialScored(trial=event, reason=event.reason or event.status))]
     services = _grade_services(ctx)
     test = event.trial.test_case
-    needs_judge = any(a.base in MODEL_GRADED_TYPES for a in test.all_assertions())
+    needs_judge = any(a.base in MODEL_GRADED_TYPES for a in test.every_assertion())
     judges = services.judges() if needs_judge and services else None
     context = GradingContext(test=test, prompt=event.prompt, latency_ms=event.latency_ms,
                              cost_usd=event.cost_usd, cached=event.cached,
@@ -79,17 +79,30 @@ def scored(event: TrialCompleted, graded: Graded) -> TrialScored:
         score=min(1.0, max(0.0, graded.score)),
         passed=graded.passed,
         reason=graded.reason[:REASON_MAX],
-        assertions=tuple(
-            AssertionOutcome(type=r.type, passed=r.passed, score=r.score,
-                             reason=r.reason[:REASON_MAX], weight=r.weight, metric=r.metric,
-                             metric_only=r.metric_only)
-            for r in graded.results),
+        assertions=outcomes(graded.results),
         named_scores=graded.named_scores,
         judge_calls=graded.judge.calls,
         judge_cost_usd=graded.judge.cost_usd,
         judge_prompt_tokens=graded.judge.prompt_tokens,
         judge_completion_tokens=graded.judge.completion_tokens,
     )
+
+
+def outcomes(results: tuple[AssertionResult, ...]) -> tuple[AssertionOutcome, ...]:
+    """Each assertion's verdict, an assert-set's members right after it (`in_set`: the
+    set's position in this list), so reports show what made up the set's score."""
+    out: list[AssertionOutcome] = []
+    for r in results:
+        out.append(_outcome(r))
+        at = len(out) - 1
+        out.extend(_outcome(m, in_set=at) for m in r.members)
+    return tuple(out)
+
+
+def _outcome(r: AssertionResult, in_set: int | None = None) -> AssertionOutcome:
+    return AssertionOutcome(type=r.type, passed=r.passed, score=r.score,
+                            reason=r.reason[:REASON_MAX], weight=r.weight, metric=r.metric,
+                            metric_only=r.metric_only, in_set=in_set)
 
 
 def _grade_services(ctx: StepContext) -> GradeServices | None:

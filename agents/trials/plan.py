@@ -119,7 +119,7 @@ def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) ->
 def call_options(model: ModelSpec, test: TestCase) -> ModelSpec:
     """The model as this trial calls it: asked for token log-probabilities when a
     perplexity assertion of its test case needs them (nobody has to remember to)."""
-    if not model.logprobs and any(a.base in LOGPROB_TYPES for a in test.all_assertions()):
+    if not model.logprobs and any(a.base in LOGPROB_TYPES for a in test.every_assertion()):
         return model.model_copy(update={"logprobs": True})
     return model
 

@@ -96,7 +96,7 @@ def check_graders(spec: ExperimentSpec, settings: Settings) -> None:
     """Model-graded assertions need a grader (and similar / answer-relevance an embedding
     model): from the file, or from the settings. Said before anything is spent."""
     for test in spec.test_cases:
-        for assertion in test.assertions:
+        for assertion in test.every_assertion():
             if assertion.base not in MODEL_GRADED_TYPES:
                 continue
             needs_text = assertion.base != "similar"

@@ -23,14 +23,13 @@ from schemas.experiment import (
     ASSERTION_TYPES,
     BASE_ASSERTION_TYPES,
     MODEL_GRADED_TYPES,
+    SET_TYPE,
     base_type,
 )
 
 SUPPORTED_KEYS = {"type", "value", "threshold", "weight", "metric", "transform", "provider",
                   "rubricPrompt"}
 UNSUPPORTED_TYPES = {
-    "assert-set": "assert-set groups (list the assertions one by one; use the test's "
-                  "threshold)",
     "select-best": "select-best (compares outputs across prompts: promptopt's A/B statistics "
                    "do this)",
     "max-score": "max-score", "ruby": "ruby assertions", "webhook": "webhook assertions",
@@ -86,6 +85,9 @@ def read_assertion(raw: Any, where: str, files: Files, *, grader: dict | None,
             raise ExperimentFileError(f"{where}.type: not supported: {UNSUPPORTED_TYPES[base]}")
         raise ExperimentFileError(f"{where}.type: unknown assertion type {kind!r}"
                                   f"{suggestion(kind, ASSERTION_TYPES)}")
+    if kind == SET_TYPE:
+        return _assertion_set(raw, where, files, grader=grader, embedder=embedder,
+                              rubric_prompt=rubric_prompt)
     check_keys(raw, where, supported=SUPPORTED_KEYS,
                refused={"config": "assertion config", "contextTransform": "contextTransform"})
     base = base_type(kind)
@@ -124,6 +126,27 @@ def read_assertion(raw: Any, where: str, files: Files, *, grader: dict | None,
     return out
 
 
+def _assertion_set(raw: dict[str, Any], where: str, files: Files, **graders: Any
+                   ) -> dict[str, Any]:
+    """promptfoo's assert-set: {type: assert-set, assert: [...], threshold, weight, metric}."""
+    check_keys(raw, where, supported={"type", "assert", "threshold", "weight", "metric"})
+    members = raw.get("assert")
+    if not isinstance(members, list) or not members:
+        raise ExperimentFileError(f"{where}.assert: an assert-set needs a list of assertions")
+    out: dict[str, Any] = {"type": SET_TYPE}
+    for key in ("threshold", "weight", "metric"):
+        if raw.get(key) is not None:
+            out[key] = raw[key]
+    out["assertions"] = []
+    for i, member in enumerate(members):
+        if isinstance(member, dict) and member.get("type") == SET_TYPE:
+            raise ExperimentFileError(f"{where}.assert.{i}: an assert-set cannot hold "
+                                      "another assert-set")
+        out["assertions"].append(read_assertion(member, f"{where}.assert.{i}", files,
+                                                **graders))
+    return out
+
+
 def transform_code(raw: Any, where: str, files: Files) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ExperimentFileError(f"{where}: expected JavaScript code or a file:// script")
@@ -134,6 +157,10 @@ def transform_code(raw: Any, where: str, files: Files) -> str:
 
 def check_assertion(assertion: dict[str, Any], vars_: dict[str, Any], where: str) -> None:
     """The checks that need no model: the value's shape, regexes, schemas, script code."""
+    if assertion["type"] == SET_TYPE:
+        for i, member in enumerate(assertion["assertions"]):
+            check_assertion(member, vars_, f"{where}.assert.{i}")
+        return
     base = base_type(assertion["type"])
     handler, kind = HANDLERS[base]
     try:

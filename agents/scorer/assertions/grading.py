@@ -30,7 +30,7 @@ from agents.scorer.assertions.result import (
 )
 from agents.scorer.assertions.text import BadAssertion
 from agents.trials.render import MissingVariable, TemplateError, render
-from schemas.experiment import Assertion, TestCase
+from schemas.experiment import SET_TYPE, Assertion, TestCase
 
 Handler = Callable[..., Any]
 
@@ -90,6 +90,8 @@ async def grade(test: TestCase, output: str, ctx: GradingContext | None = None,
 
 async def check_one(assertion: Assertion, output: Any, ctx: GradingContext,
                     judges: Judges | None = None) -> AssertionResult:
+    if assertion.type == SET_TYPE:
+        return await check_set(assertion, output, ctx, judges)
     usage = JudgeUsage()
     try:
         if assertion.transform:
@@ -128,7 +130,25 @@ def _result(assertion: Assertion, check: Check, usage: JudgeUsage, *, invert: bo
                            metric_only=check.metric_only, judge=usage)
 
 
+async def check_set(assertion: Assertion, output: Any, ctx: GradingContext,
+                    judges: Judges | None) -> AssertionResult:
+    """promptfoo's assert-set: its members graded as a test is (weighted mean; all pass, or
+    the score reaches the set's threshold), then counted once in the test, with the set's
+    weight and metric. A member's own named metric still reaches the test's."""
+    members = [await check_one(a, output, ctx, judges) for a in assertion.assertions]
+    graded = aggregate_results(members, assertion.threshold)
+    return AssertionResult(type=assertion.type, passed=graded.passed or assertion.weight == 0,
+                           score=graded.score, reason=graded.reason, weight=assertion.weight,
+                           metric=assertion.metric, judge=graded.judge,
+                           members=tuple(members))
+
+
 def aggregate(test: TestCase, results: list[AssertionResult]) -> Graded:
+    return aggregate_results(results, test.threshold)
+
+
+def aggregate_results(results: list[AssertionResult], threshold: float | None) -> Graded:
+    """A test's (or an assert-set's) verdict from its assertions' (see the module doc)."""
     total = weight = 0.0
     named: dict[str, list[float]] = {}
     failed = ""
@@ -150,16 +170,21 @@ def aggregate(test: TestCase, results: list[AssertionResult]) -> Graded:
     score = total / weight if weight > 0 else (1.0 if not failed else 0.0)
     passed = not failed
     reason = failed or "All assertions passed"
-    if test.threshold is not None:
-        passed = score >= test.threshold
+    if threshold is not None:
+        passed = score >= threshold
         relation = "≥" if passed else "<"
-        reason = f"Aggregate score {score:.2f} {relation} {test.threshold:g} threshold"
+        reason = f"Aggregate score {score:.2f} {relation} {threshold:g} threshold"
     usage = JudgeUsage()
     for r in results:
         usage += r.judge
+    named_scores = {k: s / w for k, (s, w) in named.items() if w}
+    # An assert-set's members' named metrics (their set's score is its own metric's).
+    for r in results:
+        if r.members:
+            inner = aggregate_results(list(r.members), None).named_scores
+            named_scores.update({k: v for k, v in inner.items() if k not in named_scores})
     return Graded(score=score, passed=passed, reason=reason, results=tuple(results),
-                  named_scores={k: s / w for k, (s, w) in named.items() if w},
-                  judge=usage)
+                  named_scores=named_scores, judge=usage)
 
 
 def render_value(value: Any, values: dict[str, Any]) -> Any:

@@ -49,7 +49,8 @@ class AssertionResult:
     weight: float = 1.0
     metric: str | None = None
     metric_only: bool = False
-    judge: JudgeUsage = JudgeUsage()
+    judge: JudgeUsage = JudgeUsage()  # an assert-set's: its members' together
+    members: tuple[AssertionResult, ...] = ()  # an assert-set's, each scored on its own
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,22 @@ def test_the_grader_comes_from_default_test_options_provider():
     assert fact.provider.id == "sim/judge"
 
 
+def test_an_assert_set_is_read_with_its_members_and_their_grader():
+    spec = parse_experiment(config(
+        defaultTest={"options": {"provider": "sim/judge"}},
+        tests=[{"vars": {"review": "x"}, "assert": [
+            {"type": "assert-set", "threshold": 0.5, "weight": 2, "metric": "tone", "assert": [
+                {"type": "icontains", "value": "{{review}}"},
+                {"type": "llm-rubric", "value": "is polite"}]}]}]))
+    [group] = spec.test_cases[0].assertions
+    assert (group.type, group.threshold, group.weight, group.metric) == (
+        "assert-set", 0.5, 2, "tone")
+    contains, rubric = group.assertions
+    assert contains.value == "{{review}}" and rubric.provider.id == "sim/judge"
+    assert [a.type for a in spec.test_cases[0].every_assertion()] == [
+        "assert-set", "icontains", "llm-rubric"]
+
+
 def test_file_scripts_are_embedded_so_any_worker_can_run_them(tmp_path):
     (tmp_path / "check.py").write_text("def get_assert(output, context):\n    return True\n")
     spec = parse_experiment(config(tests=[{"vars": {"review": "x"}, "assert": [
@@ -209,7 +225,12 @@ def test_api_key_in_the_file_is_refused_saying_what_to_do():
     ({"tests": [{"vars": {"review": "x"}, "assert": [{"type": "contians", "value": "a"}]}]},
      "unknown assertion type 'contians' .did you mean `contains`"),
     ({"tests": [{"vars": {"review": "x"}, "assert": [{"type": "assert-set"}]}]},
-     "not supported: assert-set"),
+     "assert.0.assert: an assert-set needs a list of assertions"),
+    ({"tests": [{"vars": {"review": "x"}, "assert": [{"type": "assert-set", "assert": [
+        {"type": "assert-set", "assert": [{"type": "equals", "value": "x"}]}]}]}]},
+     "assert.0.assert.0: an assert-set cannot hold another assert-set"),
+    ({"tests": [{"vars": {"review": "x"}, "assert": [{"type": "assert-set", "assert": [
+        {"type": "regex", "value": "(a"}]}]}]}, "assert.0.assert.0: invalid regex"),
     ({"scenarios": []}, "not supported: scenarios"),
     ({"providers": ["python:my_provider.py"]}, "not supported: Python providers"),
     ({"providers": [{"id": "openai:gpt-4o", "config": {"temprature": 0}}]},

@@ -73,3 +73,52 @@ async def test_scores_are_kept_in_zero_one_for_the_statistics():
     test = case({"type": "javascript", "value": "5"})
     graded = await grade(test, "x")
     assert graded.results[0].score == 5 and graded.score == 1.0
+
+
+# promptfoo's assert-set (configuration/expected-outputs, "Assertion sets"): its members
+# are scored as a test is, its threshold is the share of the weighted score that must pass,
+# and it counts once in the test with its own weight and metric.
+HELLO_SET = {"type": "assert-set", "threshold": 0.5, "assertions": [
+    {"type": "contains", "value": "hello"}, {"type": "javascript", "value": "output.length > 10"}]}
+
+
+async def test_an_assert_set_with_a_threshold_passes_when_its_share_is_reached():
+    graded = await grade(case(HELLO_SET), "hello")  # contains passes, length fails
+    [result] = graded.results
+    assert result.type == "assert-set" and result.score == 0.5 and result.passed
+    assert result.reason == "Aggregate score 0.50 ≥ 0.5 threshold"
+    assert [m.passed for m in result.members] == [True, False]
+    assert graded.passed and graded.score == 0.5
+    below = await grade(case({**HELLO_SET, "threshold": 0.6}), "hello")
+    assert not below.passed and below.reason == "assert-set: Aggregate score 0.50 < 0.6 threshold"
+
+
+async def test_an_assert_set_without_threshold_needs_every_member_and_counts_once():
+    test = case({"type": "assert-set", "weight": 3, "metric": "greeting", "assertions": [
+                    {"type": "contains", "value": "hello"},
+                    {"type": "contains", "value": "world", "metric": "planet"}]},
+                {"type": "contains", "value": "!"})
+    graded = await grade(test, "hello there!")
+    assert not graded.passed and graded.reason.startswith("assert-set: contains:")
+    # the set scores 0.5 with weight 3, the last assertion 1 with weight 1
+    assert graded.score == pytest.approx((0.5 * 3 + 1) / 4)
+    assert graded.named_scores == {"greeting": 0.5, "planet": 0.0}
+
+
+async def test_an_assert_set_s_members_are_reported_after_it():
+    from agents.scorer.grade import outcomes
+
+    graded = await grade(case({"type": "equals", "value": "hello"}, HELLO_SET), "hello")
+    rows = outcomes(graded.results)
+    assert [(r.type, r.in_set) for r in rows] == [
+        ("equals", None), ("assert-set", None), ("contains", 1), ("javascript", 1)]
+
+
+def test_an_assert_set_holds_assertions_and_no_other_set():
+    from pydantic import ValidationError
+
+    for bad in ({"type": "assert-set"},
+                {"type": "assert-set", "assertions": [HELLO_SET]},
+                {"type": "contains", "value": "x", "assertions": [{"type": "equals"}]}):
+        with pytest.raises(ValidationError):
+            case(bad)
