@@ -60,7 +60,8 @@ def test_each_trial_is_a_row_with_vars_prompt_response_and_verdicts(api):
     assert (first["score"], first["passed"], first["is_control"]) == (1.0, True, True)
     assert first["assertions"] == [{"type": "icontains", "passed": True, "score": 1.0,
                                     "reason": "Assertion passed", "weight": 1.0,
-                                    "metric": "found", "metric_only": False}]
+                                    "metric": "found", "metric_only": False,
+                                    "in_set": None}]
     assert first["model_label"] == "small" and first["named_scores"] == {"found": 1.0}
     assert first["total_cost_usd"] == 0.001 + 0.0005
     failed = rows[2]
