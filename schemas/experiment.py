@@ -185,6 +185,10 @@ class TestCase(Record):
     transform: CodeText | None = Field(default=None,
                                        description="JavaScript applied to the output first")
     metadata: JsonObject = Field(default_factory=dict)
+    # promptfoo's options.prefix / options.suffix: templates put before / after the prompt
+    # (a chat's last user message) of every trial of this test.
+    prefix: LongText | None = None
+    suffix: LongText | None = None
 
     def all_assertions(self) -> tuple[Assertion, ...]:
         if self.expected is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.runtime.contract import Emit, StepContext
 from agents.trials.plan import BUDGET_TRIALS_REASON, plan_round, request, skipped
-from agents.trials.render import MissingVariable, TemplateError, render_messages
+from agents.trials.render import MissingVariable, TemplateError, render, render_messages
 from agents.trials.services import TrialsServices
 from schemas.events import (
     REASON_MAX_CHARS,
@@ -109,8 +109,19 @@ def stop_reason(event: ExperimentControl) -> str:
 
 
 def trial_messages(event: TrialRequested) -> list[dict[str, Any]]:
-    """The system message and the rendered prompt (a chat prompt's own messages)."""
-    return render_messages(event.prompt, event.system, event.trial.test_case.vars)
+    """The system message and the rendered prompt (a chat prompt's own messages), with the
+    test's prefix and suffix around the last user message (promptfoo's options.prefix,
+    options.suffix)."""
+    test = event.trial.test_case
+    messages = render_messages(event.prompt, event.system, test.vars)
+    if test.prefix or test.suffix:
+        last = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+        if last is not None:
+            before = render(test.prefix, test.vars) if test.prefix else ""
+            after = render(test.suffix, test.vars) if test.suffix else ""
+            messages[last] = {**messages[last],
+                              "content": f"{before}{messages[last]['content']}{after}"}
+    return messages
 
 
 def sent_prompt(messages: list[dict[str, Any]]) -> str:

@@ -236,8 +236,9 @@ def check_templates(prompts: list[PromptEntry], tests: list[dict[str, Any]]) -> 
     total = 0
     for test in tests:
         defined = sorted(test["vars"])
+        around = (test.get("prefix"), test.get("suffix"))
         for prompt in prompts:
-            missing = sorted({name for t in (prompt.prompt, prompt.system) if t
+            missing = sorted({name for t in (prompt.prompt, prompt.system, *around) if t
                               for name in undefined_variables(t, test["vars"])})
             for name in missing:
                 total += 1

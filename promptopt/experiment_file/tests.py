@@ -34,11 +34,11 @@ TEST_REFUSED = {
     "assertScoringFunction": "custom scoring functions",
     "prompts": "per-test prompt filters",
 }
-OPTION_KEYS = {"transform", "postprocess", "provider", "rubricPrompt", "disableVarExpansion"}
+OPTION_KEYS = {"transform", "postprocess", "provider", "rubricPrompt", "disableVarExpansion",
+               "prefix", "suffix"}
 OPTION_IGNORED = {"runSerially": "trials run concurrently under per-model limits",
                   "cache": "the LLM cache is a setting (PROMPTOPT_LLM_CACHE_PATH)"}
-OPTION_REFUSED = {"prefix": "prompt prefixes", "suffix": "prompt suffixes",
-                  "storeOutputAs": "storeOutputAs", "transformVars": "transformVars"}
+OPTION_REFUSED = {"storeOutputAs": "storeOutputAs", "transformVars": "transformVars"}
 CSV_SPECIAL = ("expected", "description", "threshold", "metric", "metadata", "prefix",
                "suffix", "providerOutput", "config")
 MAX_TEST_CASES = 10_000
@@ -112,6 +112,9 @@ def test_from_csv_row(row: dict[str, str], where: str, notes: Notes) -> dict[str
                                               "number") from None
         elif key == "__metric":
             metric = value or None
+        elif key in ("__prefix", "__suffix"):
+            if value:
+                test.setdefault("options", {})[key[2:]] = value
         elif key.startswith("__metadata:"):
             name = key.removeprefix("__metadata:")
             metadata[name] = [v.strip() for v in value.split(",")] if name.endswith("[]") \
@@ -126,7 +129,8 @@ def test_from_csv_row(row: dict[str, str], where: str, notes: Notes) -> dict[str
         elif key.startswith("__"):
             raise ExperimentFileError(f"{where}: the CSV column {key} is not supported "
                                       "(known: __expected, __description, __threshold, "
-                                      "__metric, __metadata, __metadata:<name>)")
+                                      "__metric, __metadata, __metadata:<name>, __prefix, "
+                                      "__suffix)")
         else:
             if key.startswith("_") and key[1:].split(":")[0].rstrip("0123456789") in CSV_SPECIAL:
                 notes.warn(f"{where}: the column {key} has one underscore; did you mean _{key}?")
@@ -178,6 +182,11 @@ def _test_cases(test: dict[str, Any], default: dict[str, Any], where: str, files
             case["threshold"] = threshold
         if transform is not None:
             case["transform"] = transform_code(transform, f"{where}.options.transform", files)
+        for key in ("prefix", "suffix"):
+            if options.get(key) is not None:
+                if not isinstance(options[key], str):
+                    raise ExperimentFileError(f"{where}.options.{key}: expected text")
+                case[key] = options[key]
         if metadata:
             case["metadata"] = metadata
         for j, a in enumerate(asserts):

@@ -186,6 +186,16 @@ def test_the_grader_comes_from_default_test_options_provider():
     assert fact.provider.id == "sim/judge"
 
 
+def test_prefix_and_suffix_from_options_and_csv_columns(tmp_path):
+    (tmp_path / "t.csv").write_text("review,__prefix,__suffix\nGreat!,Note: ,\nBad,, (be brief)\n")
+    spec = parse_experiment(config(tests="file://t.csv",
+                                   defaultTest={"options": {"suffix": " Answer now."}}),
+                            base=tmp_path)
+    first, second = spec.test_cases
+    assert (first.prefix, first.suffix) == ("Note: ", " Answer now.")
+    assert (second.prefix, second.suffix) == (None, " (be brief)")
+
+
 def test_an_assert_set_is_read_with_its_members_and_their_grader():
     spec = parse_experiment(config(
         defaultTest={"options": {"provider": "sim/judge"}},
@@ -232,6 +242,8 @@ def test_api_key_in_the_file_is_refused_saying_what_to_do():
     ({"tests": [{"vars": {"review": "x"}, "assert": [{"type": "assert-set", "assert": [
         {"type": "regex", "value": "(a"}]}]}]}, "assert.0.assert.0: invalid regex"),
     ({"scenarios": []}, "not supported: scenarios"),
+    ({"tests": [{"vars": {"review": "x"}, "options": {"suffix": " by {{author}}"}}]},
+     "uses {{author}}, which the test does not define"),
     ({"providers": ["python:my_provider.py"]}, "not supported: Python providers"),
     ({"providers": [{"id": "openai:gpt-4o", "config": {"temprature": 0}}]},
      "temprature: not supported .did you mean `temperature`"),
