@@ -113,10 +113,19 @@ class ModelSpec(Record):
     # trial whose test case has a perplexity assertion (agents/trials/plan.py), so nobody
     # has to write it; only their sum and count travel on the trial (TrialCompleted).
     logprobs: bool = False
+    # The same model listed twice with different options (promptfoo allows it): each gets
+    # a variant (its label, else a fingerprint of its options; promptopt.experiment_file)
+    # so its trials, cells and per-model statistics stay apart. None: listed once.
+    variant: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9._:+-]+$")
+
+    @property
+    def key(self) -> str:
+        """What tells this model's trials apart: its id, and its variant if it has one."""
+        return f"{self.id}#{self.variant}" if self.variant else self.id
 
     @property
     def display_name(self) -> str:
-        return self.label or self.id
+        return self.label or self.key
 
 
 class Assertion(Record):
@@ -304,7 +313,14 @@ class ExperimentSpec(Record):
         ids = [t.id for t in self.test_cases]
         if len(ids) != len(set(ids)):
             raise ValueError("test case ids must be unique")
-        known = {m.id for m in self.models} | {m.label for m in self.models if m.label}
+        keys = [m.key for m in self.models]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"models: {', '.join(twice)} listed twice; the same model twice "
+                             "needs a different `variant` (or label, in an experiment file) "
+                             "for each")
+        known = set(keys) | {m.id for m in self.models} | {m.label for m in self.models
+                                                            if m.label}
         for models in (self.control_models, *(a.models for a in self.arms)):
             unknown = sorted(set(models) - known)
             if unknown:

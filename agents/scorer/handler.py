@@ -163,8 +163,9 @@ def _observation(event: TrialScored) -> Observation:
         variation_name=trial.variation.name,
         is_control=trial.variation.is_control,
         patterns=trial.variation.patterns,
-        cell=f"{trial.test_case.id}|{trial.model.id}|{trial.repetition}",
-        model=trial.model.id,
+        # the model's key: the same model twice with different options is two cells
+        cell=f"{trial.test_case.id}|{trial.model.key}|{trial.repetition}",
+        model=trial.model.key,
         value=value,
         cost_usd=event.cost_usd,
     )

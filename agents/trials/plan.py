@@ -49,7 +49,7 @@ def plan_round(event: VariationGenerated) -> list[PlannedTrial]:
     spec = event.spec
     return [
         PlannedTrial(
-            trial_id(event.experiment_id, event.round, v.variation_id, m.id, tc.id, rep),
+            trial_id(event.experiment_id, event.round, v.variation_id, m.key, tc.id, rep),
             v,
             m,
             tc,
@@ -59,8 +59,15 @@ def plan_round(event: VariationGenerated) -> list[PlannedTrial]:
         for tc in spec.test_cases
         for m in spec.models
         for v in event.variations
-        if not v.models or m.id in v.models  # promptfoo's per-provider prompts
+        if runs_on(v, m)
     ]
+
+
+def runs_on(variation: Variation, model: ModelSpec) -> bool:
+    """promptfoo's per-provider prompts: a variation naming models runs only on those (by
+    id, by the key of one of two same-id models, or by label)."""
+    return not variation.models or bool(
+        {model.id, model.key, model.label} & set(variation.models))
 
 
 def ref(variation: Variation) -> VariationRef:
@@ -90,7 +97,7 @@ def planned_pairs(event: VariationGenerated) -> int | None:
         return None
 
     def models(v: Variation) -> set[str]:
-        return {m.id for m in spec.models if not v.models or m.id in v.models}
+        return {m.key for m in spec.models if runs_on(v, m)}
 
     shared = max((len(models(v) & models(control)) for v in event.variations
                   if not v.is_control), default=0)

@@ -208,11 +208,16 @@ def _assign_models(prompts: list[PromptEntry], entries: list[ProviderEntry]) -> 
                 raise ExperimentFileError(f"{entry.where}.prompts: no prompt is labelled "
                                           f"{pattern!r}{suggestion(pattern, labels)}")
     for prompt in prompts:
-        runs = [e.spec["id"] for e in entries if e.prompts is None
+        runs = [_key(e.spec) for e in entries if e.prompts is None
                 or any(_label_matches(pat, prompt.label) for pat in e.prompts)]
         if not runs:
             raise ExperimentFileError(f"prompt {prompt.label!r}: no provider runs it")
         prompt.models = [] if len(runs) == len(entries) else runs
+
+
+def _key(spec: dict[str, Any]) -> str:
+    """ModelSpec.key of an entry not yet validated."""
+    return f"{spec['id']}#{spec['variant']}" if spec.get("variant") else spec["id"]
 
 
 def _label_matches(pattern: str, label: str) -> bool:

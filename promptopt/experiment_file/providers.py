@@ -10,6 +10,8 @@ provider's usual variable (OPENAI_API_KEY, ...) works without saying anything.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,13 +107,36 @@ def read_providers(raw: Any) -> list[ProviderEntry]:
 
 
 def unique(entries: list[ProviderEntry]) -> list[ProviderEntry]:
+    """The same model listed more than once (promptfoo compares a model's settings so):
+    each copy gets a `variant` (its label, else a fingerprint of its options), so its
+    trials stay apart; identical copies are an error."""
     ids = [e.spec["id"] for e in entries]
-    for model_id in ids:
-        if ids.count(model_id) > 1:
+    for model_id in sorted(set(ids)):
+        copies = [e for e in entries if e.spec["id"] == model_id]
+        if len(copies) < 2:
+            continue
+        fingerprints = [_fingerprint(e.spec) for e in copies]
+        if len(set(fingerprints)) < len(copies):
             raise ExperimentFileError(
-                f"providers: {model_id} is listed twice; not supported yet: the same model "
-                "with different options in one experiment")
+                f"providers: {model_id} is listed twice with the same options; give each "
+                "copy different options (a temperature, a max_tokens, ...) or list it once")
+        labels = [_slug(e.spec["label"]) if e.spec.get("label") else None for e in copies]
+        for entry, label, fingerprint in zip(copies, labels, fingerprints, strict=True):
+            # its label when no other copy has the same, else its options' fingerprint
+            entry.spec["variant"] = label if label and labels.count(label) == 1 \
+                else fingerprint
     return entries
+
+
+def _fingerprint(spec: dict[str, Any]) -> str:
+    """The options of a model entry (its label apart), as a short stable digest."""
+    options = {k: v for k, v in spec.items() if k not in ("id", "label", "variant")}
+    return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()
+                          ).hexdigest()[:8]
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._:+-]+", "-", label).strip("-")[:100] or "variant"
 
 
 def provider_entry(item: dict[str, Any], where: str) -> ProviderEntry:

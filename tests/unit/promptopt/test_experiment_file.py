@@ -186,6 +186,29 @@ def test_the_grader_comes_from_default_test_options_provider():
     assert fact.provider.id == "sim/judge"
 
 
+def test_the_same_model_twice_gets_a_variant_each_and_identical_copies_are_refused():
+    labelled = parse_experiment(config(providers=[
+        {"id": "openai:gpt-4o-mini", "label": "cold", "config": {"temperature": 0}},
+        {"id": "openai:gpt-4o-mini", "label": "hot", "config": {"temperature": 1}},
+        "sim/small"]))
+    assert [m.key for m in labelled.models] == [
+        "openai/gpt-4o-mini#cold", "openai/gpt-4o-mini#hot", "sim/small"]
+    unlabelled = parse_experiment(config(providers=[
+        {"id": "sim/small", "config": {"temperature": 0}},
+        {"id": "sim/small", "config": {"temperature": 1}}]))
+    variants = [m.variant for m in unlabelled.models]
+    assert len(set(variants)) == 2 and all(len(v) == 8 for v in variants)
+    with pytest.raises(ExperimentFileError, match="listed twice with the same options"):
+        parse_experiment(config(providers=["sim/small", {"id": "sim/small", "label": "x"}]))
+    # per-provider prompts name a copy by its label
+    spec = parse_experiment(config(
+        prompts=[{"raw": PROMPT, "label": "a"}, {"raw": PROMPT + "!", "label": "b"}],
+        providers=[{"id": "sim/small", "label": "cold", "prompts": ["a"]},
+                   {"id": "sim/small", "label": "hot", "config": {"temperature": 1}}]))
+    assert spec.control_models == ()  # every model
+    assert spec.arms[0].models == ("sim/small#hot",)
+
+
 def test_prefix_and_suffix_from_options_and_csv_columns(tmp_path):
     (tmp_path / "t.csv").write_text("review,__prefix,__suffix\nGreat!,Note: ,\nBad,, (be brief)\n")
     spec = parse_experiment(config(tests="file://t.csv",

@@ -59,6 +59,11 @@ async def test_each_config_runs_end_to_end(name):
                 assert {k: actual[k] for k in value} == value
             else:
                 assert actual == value
+    if "by_model" in expect:  # per-model statistics, one entry per model (and variant)
+        for analysis in result.finals():
+            for arm in analysis.variations:
+                assert len(arm.by_model) == expect["by_model"], arm.by_model
+        assert len({s.trial.trial.trial_id for s in result.scored}) == expect["trials"]
     rows = rows_per_test_case(result)
     prompts = {v.variation_id: v.prompt for r in result.rounds for v in r.variations}
     for cell in expect.get("cells", []):
