@@ -33,7 +33,7 @@ UNSUPPORTED_TYPES = {
     "select-best": "select-best (compares outputs across prompts: promptopt's A/B statistics "
                    "do this)",
     "max-score": "max-score", "ruby": "ruby assertions", "webhook": "webhook assertions",
-    "g-eval": "g-eval", "moderation": "moderation", "classifier": "classifier",
+    "moderation": "moderation", "classifier": "classifier",
     "is-refusal": "is-refusal", "is-sql": "is-sql", "contains-sql": "contains-sql",
     "is-xml": "is-xml", "contains-xml": "contains-xml", "is-html": "is-html",
     "contains-html": "contains-html", "context-faithfulness": "context-faithfulness",
@@ -178,6 +178,8 @@ def check_assertion(assertion: dict[str, Any], vars_: dict[str, Any], where: str
                       "model-graded-factuality") and not (isinstance(value, (str, dict))
                                                           and value):
             raise text.BadAssertion(f'"{base}" needs a value')
+        elif base == "g-eval" and not (isinstance(value, (str, list)) and value):
+            raise text.BadAssertion('"g-eval" needs the criteria: a string or a list')
         elif base == "similar" and not (isinstance(value, (str, list)) and value):
             raise text.BadAssertion('"similar" needs a reference text or a list of them')
     except text.BadAssertion as err:

@@ -67,6 +67,7 @@ HANDLERS: dict[str, tuple[Handler, str]] = {
     "factuality": (judged.factuality, "judged"),
     "model-graded-factuality": (judged.factuality, "judged"),
     "answer-relevance": (judged.answer_relevance, "judged"),
+    "g-eval": (judged.g_eval, "judged"),
     "similar": (judged.similar, "judged"),
 }
 

@@ -7,6 +7,8 @@ trials. promptfoo's semantics and answer formats:
 - factuality: JSON {category: A..E, reason}; D (disagrees with the expert) fails.
 - answer-relevance: three questions the output answers, each embedded and compared with
   the query by cosine similarity; their mean is the score (threshold default 0).
+- g-eval: the judge writes evaluation steps for the criteria, then scores 0-10 by them;
+  score / 10, the mean over a list of criteria, threshold 0.7.
 - similar: cosine similarity of the output's embedding with the value's (threshold 0.75);
   a list value passes when any item is similar enough.
 
@@ -84,6 +86,18 @@ QUESTION_USER = "<answer>\n{{ output }}\n</answer>"
 
 FACTUALITY_SCORES = {"A": 1.0, "B": 1.0, "C": 1.0, "D": 0.0, "E": 1.0}
 
+GEVAL_STEPS_SYSTEM = """You design evaluations. Given evaluation criteria, write three to five \
+concise steps an evaluator follows to judge a reply by them. Reply with a single JSON \
+object and nothing else: {"steps": ["<step>", ...]}."""
+GEVAL_STEPS_USER = "<criteria>\n{{ criteria }}\n</criteria>"
+GEVAL_SYSTEM = """You evaluate a reply to an input against evaluation criteria, following \
+the evaluation steps. Score how well the reply meets the criteria as an integer from 0 \
+(not at all) to 10 (fully). Reply with a single JSON object and nothing else: \
+{"score": <0-10>, "reason": "<one sentence>"}."""
+GEVAL_USER = ("<criteria>\n{{ criteria }}\n</criteria>\n<steps>\n{{ steps }}\n</steps>\n"
+              "<input>\n{{ input }}\n</input>\n<reply>\n{{ output }}\n</reply>")
+GEVAL_MAX_SCORE = 10
+
 
 def grader_for(assertion: Assertion, judges: Judges | None, *, embedding: bool = False
                ) -> tuple[JudgeClient, ModelSpec]:
@@ -159,6 +173,45 @@ def _factuality_verdict(answer: str) -> tuple[str | None, str]:
                 return letter, str(obj.get("reason") or "")
     match = re.search(r"\(?\b([A-E])\)", answer)  # the older "(B) ..." answer form
     return (match.group(1), answer[match.end():].strip()) if match else (None, "")
+
+
+async def g_eval(value: Any, output: str, assertion: Assertion, ctx: GradingContext,
+                 judges: Judges | None) -> tuple[Check, JudgeUsage]:
+    """G-Eval (Liu et al. 2023), as promptfoo runs it: the judge writes evaluation steps for
+    each criterion, then scores the output 0-10 by them; the score is that over 10 (the
+    mean over several criteria), passing at the threshold (default 0.7)."""
+    criteria = [value] if isinstance(value, str) else value
+    if not isinstance(criteria, list) or not criteria or not all(
+            isinstance(c, str) and c.strip() for c in criteria):
+        raise BadAssertion('"g-eval" needs the criteria: a string or a list of strings')
+    threshold = assertion.threshold if assertion.threshold is not None else 0.7
+    usage = JudgeUsage()
+    scores, reasons = [], []
+    for criterion in criteria:
+        answer, used = await _ask(assertion, judges, ctx, GEVAL_STEPS_SYSTEM,
+                                  GEVAL_STEPS_USER, {"criteria": criterion})
+        usage += used
+        found = next((o for o in json_objects(answer) if isinstance(o, dict)
+                      and isinstance(o.get("steps"), list)), None)
+        if found is None:
+            raise JudgeFailed(f"the judge wrote no evaluation steps: {_clip(answer)}", usage)
+        steps = "\n".join(f"{i + 1}. {step}" for i, step in enumerate(found["steps"]))
+        answer, used = await _ask(assertion, judges, ctx, GEVAL_SYSTEM, GEVAL_USER,
+                                  {"criteria": criterion, "steps": steps,
+                                   "output": output, "input": _input(ctx)})
+        usage += used
+        verdict = next((o for o in json_objects(answer) if isinstance(o, dict)
+                        and "score" in o), None)
+        raw = _number(verdict.get("score"), math.nan) if verdict else math.nan
+        if math.isnan(raw):
+            raise JudgeFailed(f"the judge gave no 0-10 score: {_clip(answer)}", usage)
+        scores.append(min(1.0, max(0.0, raw / GEVAL_MAX_SCORE)))
+        reasons.append(str((verdict or {}).get("reason") or ""))
+    score = sum(scores) / len(scores)
+    passed = score >= threshold
+    return Check(passed, score, f"G-Eval {score:.2f} is "
+                 + ("at least" if passed else "less than") + f" threshold {threshold:g}: "
+                 + " / ".join(r for r in reasons if r)), usage
 
 
 async def answer_relevance(value: Any, output: str, assertion: Assertion,

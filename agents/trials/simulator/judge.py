@@ -3,9 +3,10 @@ real model (its embeddings endpoint serves `similar` and answer-relevance).
 
 It recognises promptopt's judge prompts by their sections (agents/scorer/assertions/
 judged.py) and answers in each protocol: llm-rubric JSON, closed-QA's final Y/N,
-factuality's category, answer-relevance's question. Verdicts are lexical and
-deterministic: a rubric is met when the output has most of the rubric's content words
-(or, for a negated rubric, none of them), and quoted phrases must appear (or must not).
+factuality's category, answer-relevance's question, G-Eval's steps and 0-10 score.
+Verdicts are lexical and deterministic: a rubric is met when the output has most of the
+rubric's content words (or, for a negated rubric, none of them), and quoted phrases must
+appear (or must not).
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def judge_reply(messages: list[dict[str, Any]]) -> str | None:
     if submission is not None and criterion is not None:
         passed, _, why = meets(submission, criterion)
         return f"Reasoning: {why}\n{'Y' if passed else 'N'}"
+    criteria = section(text, "criteria")
+    if criteria is not None:
+        reply = section(text, "reply")
+        if reply is None:  # G-Eval's first call: the evaluation steps
+            return json.dumps({"steps": [f"Check that the reply {w}." for w in
+                                         (content_words(criteria)[:3] or ["answers"])]})
+        _, coverage, why = meets(reply, criteria)
+        return json.dumps({"score": round(coverage * 10), "reason": why})
     answer = section(text, "answer")
     if answer is not None:
         words = content_words(answer)[:6] or ["this"]

@@ -126,3 +126,63 @@ async def test_judge_cost_adds_up_over_a_test(judges):
     graded = await grade(test, "Paris is the capital of France", ctx(), judge)
     assert graded.passed and graded.judge.calls == 2
     assert graded.judge.cost_usd == pytest.approx(sum(r.judge.cost_usd for r in graded.results))
+
+
+class ScriptedJudge:
+    """A judge answering from a script, to pin G-Eval's arithmetic (the simulator's lexical
+    verdicts are tested below)."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.asked: list[list[dict]] = []
+
+    async def complete(self, model, messages):
+        from agents.llm.client import LLMResult
+
+        self.asked.append(messages)
+        return LLMResult(self.answers.pop(0), "completed", cost_usd=0.001,
+                         prompt_tokens=10, completion_tokens=5)
+
+    async def embed(self, model, texts):  # pragma: no cover - not used by g-eval
+        raise AssertionError
+
+
+STEPS = '{"steps": ["Read it", "Judge it"]}'
+
+
+@pytest.mark.parametrize(("scores", "threshold", "score", "passed"), [
+    ((7,), None, 0.7, True),        # promptfoo's default threshold is 0.7
+    ((6,), None, 0.6, False),
+    ((8, 4), None, 0.6, False),     # several criteria: their mean
+    ((8, 4), 0.5, 0.6, True),
+    ((12,), None, 1.0, True),       # out of range: kept in [0, 1]
+])
+async def test_g_eval_scores_out_of_ten_by_the_steps_it_wrote(scores, threshold, score, passed):
+    answers = [a for s in scores for a in (STEPS, f'{{"score": {s}, "reason": "r{s}"}}')]
+    judge = ScriptedJudge(*answers)
+    value = "is coherent" if len(scores) == 1 else ["is coherent", "is concise"]
+    result = await check_one(Assertion(type="g-eval", value=value, threshold=threshold),
+                             "An answer.", ctx(), Judges(judge, grader=JUDGE))
+    assert result.score == pytest.approx(score) and result.passed is passed
+    assert result.judge.calls == 2 * len(scores) and result.judge.cost_usd == pytest.approx(
+        0.002 * len(scores))
+    evaluation = judge.asked[1][1]["content"]
+    assert "1. Read it\n2. Judge it" in evaluation and "<reply>\nAn answer.\n</reply>" in evaluation
+    assert "What is the capital of France?" in evaluation  # the input
+
+
+async def test_g_eval_without_a_readable_score_fails_saying_so_not_inverted():
+    judge = ScriptedJudge(STEPS, "I think it is fine")
+    result = await check_one(Assertion(type="not-g-eval", value="is coherent"), "x", ctx(),
+                             Judges(judge, grader=JUDGE))
+    assert not result.passed and "no 0-10 score" in result.reason and result.judge.calls == 2
+
+
+async def test_g_eval_on_the_simulator_judge(judges):
+    judge, _ = judges
+    good = await check_one(Assertion(type="g-eval", value="mentions Paris and France"),
+                           "Paris is the capital of France.", ctx(), judge)
+    bad = await check_one(Assertion(type="g-eval", value="mentions Paris and France"),
+                          "I do not know.", ctx(), judge)
+    assert good.passed and good.score == 1.0 and good.judge.calls == 2
+    assert not bad.passed and bad.score == 0.0
