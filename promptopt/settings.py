@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     # /health: a partition with lag where a consumer finished nothing for this long makes
     # the worker unhealthy (an orchestrator then restarts it).
     health_stall_s: float = 120.0
+    # Windowed state (agents/runtime/window.py): how long the markers of ended rounds and
+    # experiments are kept, so that a redelivery after the end is still recognised. Far
+    # longer than any redelivery takes (minutes), far shorter than all of history.
+    state_window_s: float = 24 * 3600.0
+    # Changelog topics of the state tables: segments roll this often so that the log
+    # cleaner can compact away the keys of ended experiments, and their tombstones are
+    # dropped after state_tombstones_ms; a recovering worker then reads about the live
+    # state, not every write ever made.
+    state_segment_ms: int = 3600 * 1000
+    state_tombstones_ms: int = 3600 * 1000
 
     # Logging for every process: level, and "text" or "json" (one object per line).
     log_level: str = "INFO"

@@ -76,6 +76,21 @@ class VariationGenerated(Owned):
     round: int = Field(default=1, ge=1)
     variations: tuple[Variation, ...] = Field(min_length=1, max_length=21)
     spec: ExperimentSpec
+    trials_used: int = Field(default=0, ge=0, description=(
+        "trials the experiment's earlier rounds requested: this round fans out at most "
+        "spec.budget.max_trials minus this many"))
+
+    def planned_trials(self) -> int:
+        """Trials the round plans: each variation x its models x test case x repetition."""
+        spec = self.spec
+        per_model = len(spec.test_cases) * spec.analysis.repetitions
+        return sum(per_model * sum(1 for m in spec.models if not v.models or m.id in v.models)
+                   for v in self.variations)
+
+    def trials_allowed(self) -> int:
+        """Of planned_trials(), how many the trials budget still allows."""
+        planned, cap = self.planned_trials(), self.spec.budget.max_trials
+        return planned if cap is None else max(0, min(planned, cap - self.trials_used))
 
 
 class TrialSpec(OwnerFields, Record):

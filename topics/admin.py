@@ -94,7 +94,11 @@ async def _verify_partitions(admin: AIOKafkaAdminClient, topics: list[Topic],
     grow = {t.name: NewPartitions(total_count=t.partitions)
             for t in topics if described[t.name] < t.partitions}
     if grow:
-        await admin.create_partitions(grow)
+        response = await admin.create_partitions(grow)
+        failed = [(name, code, message) for name, code, message in response.topic_errors
+                  if code]
+        if failed:
+            raise TopicMismatch(f"Kafka refused to add partitions: {failed}")
         report.partitions_added = {name: (described[name], p.total_count)
                                    for name, p in grow.items()}
 
@@ -122,4 +126,8 @@ async def _verify_configs(admin: AIOKafkaAdminClient, topics: list[Topic],
                                        configs={**keep, **t.config()}))
         report.configs_fixed[t.name] = wrong
     if to_alter:
-        await admin.alter_configs(to_alter)
+        for response in await admin.alter_configs(to_alter):
+            failed = [(name, code, message) for code, message, _, name in response.resources
+                      if code]
+            if failed:
+                raise TopicMismatch(f"Kafka refused the catalogue's configs: {failed}")

@@ -1,10 +1,11 @@
 """Rounds: what the optimizer remembers about an experiment between its rounds, and whether
 to start another one after a final analysis.
 
-The memory lives in the shared pattern-stats table under "round:<experiment id>" (the
-optimizer's two steps consume different topics, and the shared table is the state both
-see in every runtime). It holds only in-flight multi-round experiments and is deleted when
-the last round is decided.
+The memory lives in the optimizer's own partitioned table ("optimizer-rounds") under
+"round:<experiment id>". Its two steps consume prompt-submitted and analysis-ready, both
+keyed by experiment id with the same partition count, so the table is co-partitioned with
+both: the worker that generated a round is the one that reads its final analysis. It holds
+only in-flight multi-round experiments and is deleted when the last round is decided.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ def memory_key(experiment_id: str) -> str:
 
 
 def remember_round(
-    shared: Any, experiment_id: str, spec: ExperimentSpec, round_: int,
+    state: Any, experiment_id: str, spec: ExperimentSpec, round_: int,
     variations: list[Variation], history: list[dict[str, Any]] | None = None,
     trials_used: int = 0, cost_usd: float = 0.0,
 ) -> None:
-    shared[memory_key(experiment_id)] = {
+    """trials_used: trials requested by this round and the ones before it."""
+    state[memory_key(experiment_id)] = {
         "spec": spec.model_dump(mode="json"),
         "round": round_,
         "variations": [v.model_dump(mode="json") for v in variations],
@@ -46,8 +48,8 @@ class Memory:
     cost_usd: float
 
     @classmethod
-    def read(cls, shared: Mapping[str, Any], experiment_id: str) -> Memory | None:
-        raw = shared.get(memory_key(experiment_id))
+    def read(cls, state: Mapping[str, Any], experiment_id: str) -> Memory | None:
+        raw = state.get(memory_key(experiment_id))
         if not raw:
             return None
         return cls(

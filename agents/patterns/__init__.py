@@ -8,10 +8,11 @@ from topics.catalogue import ANALYSIS_READY, PATTERN_OUTCOME
 AGENT = Agent(
     name="patterns",
     steps=(
+        # Only markers (windowed): what was learned lives in the pattern statistics.
         Step(name="patterns.learn", consumes=ANALYSIS_READY, handle=learn,
-             state_table="patterns-learned"),
+             window_table="patterns-learned"),
         Step(name="patterns.tally", consumes=PATTERN_OUTCOME, handle=tally,
-             state_table="patterns-tally", shared_table=SHARED_TABLE),
+             window_table="patterns-counted", shared_table=SHARED_TABLE),
     ),
 )
 

@@ -21,23 +21,24 @@ def done_key(experiment_id: str, round_: int) -> str:
 async def learn(event: AnalysisReady, ctx: StepContext) -> list[Emit]:
     """Publish what a final analysis teaches about each pattern; snapshots teach nothing.
 
-    A redelivered final analysis of a round already learned from is ignored (ctx.state
-    remembers the round); should a crash re-publish outcomes anyway, tally drops them.
+    A redelivered final analysis of a round already learned from is ignored (a marker in
+    ctx.window remembers the round for settings.state_window_s); should a crash re-publish
+    outcomes anyway, tally drops them.
     """
     if not event.final:
         return []
     key = done_key(event.experiment_id, event.round)
-    if ctx.state.get(key):
+    if key in ctx.window:
         return []
-    ctx.state[key] = True
+    ctx.window[key] = True
     return [Emit(PATTERN_OUTCOME, outcome) for outcome in outcomes_from_analysis(event)]
 
 
 async def tally(event: PatternOutcomeRecorded, ctx: StepContext) -> list[Emit]:
     """Add one outcome to its posterior in the shared pattern statistics, once."""
     seen = f"seen:{event.outcome_id}"
-    if ctx.state.get(seen):
+    if seen in ctx.window:
         return []
     apply_outcomes(ctx.shared, [event])
-    ctx.state[seen] = True
+    ctx.window[seen] = True
     return []

@@ -9,8 +9,9 @@ naming the same table must consume topics of one partition count and key, so the
 co-partitioned with both); `shared_table` is a global table every worker replicates.
 
 Failure story:
-- Start-up: no agent takes an event before every agent's services and every sink are
-  open (the gate); opening is retried while a dependency is down.
+- Start-up: no step takes an event before its agent's services are open, no sink before
+  it is open (a gate each); opening is retried while a dependency is down, and a sink
+  whose database is down holds only itself, not the steps.
 - A retriable failure (failures.py) is retried inside dispatch or the sink writer; the
   event is not acknowledged meanwhile, so its offset is not committed.
 - A bad event is dead-lettered and acknowledged; the stream goes on.
@@ -36,9 +37,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.runtime.contract import NO_STATE, SERVICES_NOT_OPEN, Agent, Step, StepContext
 from agents.runtime.dispatch import Delivery, Outgoing, dispatch
-from agents.runtime.failures import RetryPolicy, call_with_retries
+from agents.runtime.failures import RetryLater, RetryPolicy, call_with_retries
 from agents.runtime.progress import Progress
 from agents.runtime.sink_writer import write_batch
+from agents.runtime.window import WindowedState
 from agents.sinks.contract import Sink
 from promptopt.settings import Settings
 from topics.catalogue import BY_NAME, TOPICS, Topic
@@ -117,13 +119,15 @@ class _FaustRuntime:
         self.app = app
         self.settings = settings
         self.policy = policy
-        self.gate = asyncio.Event()  # set once every service and sink is open
+        self.gates: dict[str, asyncio.Event] = {}  # agent or sink name -> set once open
         self.progress = Progress(stall_s=settings.health_stall_s)
         self.started = time.monotonic()
         self.consumers: dict[str, list[str]] = defaultdict(list)  # topic -> consumer names
         self.contexts: dict[str, list[StepContext]] = defaultdict(list)  # agent -> contexts
         self.services: dict[str, Any] = {}
+        self.global_changelogs: dict[str, set[str]] = defaultdict(set)  # agent -> topics
         self._tables: dict[str, tuple[Any, int]] = {}
+        self._windows: dict[str, WindowedState] = {}
         self._topics = {
             t.name: app.topic(t.name, key_type=bytes, value_type=bytes, partitions=t.partitions,
                               key_serializer="raw", value_serializer="raw")
@@ -134,7 +138,7 @@ class _FaustRuntime:
 
     # -- state ---------------------------------------------------------------------------
 
-    def table(self, name: str, source: Topic) -> Any:
+    def table(self, name: str, source: Topic, configs: dict[str, str] | None = None) -> Any:
         """The partitioned table `name`, co-partitioned with `source`."""
         if name in self._tables:
             table, partitions = self._tables[name]
@@ -144,20 +148,65 @@ class _FaustRuntime:
                                  "partitioned table needs one partition count")
             return table
         table = self.app.Table(name, default=None, partitions=source.partitions,
-                               schema=self._json)
+                               schema=self._json,
+                               extra_topic_configs=configs or self.changelog_configs())
         self._tables[name] = (table, source.partitions)
         return table
 
-    def global_table(self, name: str) -> Any:
+    def changelog_configs(self) -> dict[str, str]:
+        s = self.settings
+        return {"segment.ms": str(s.state_segment_ms),
+                "delete.retention.ms": str(s.state_tombstones_ms)}
+
+    def window_table(self, name: str, source: Topic) -> WindowedState:
+        """The windowed table `name`: its changelog also deletes what is older than the
+        window (compact,delete), so a recovering worker does not load expired markers."""
+        if name not in self._windows:
+            self._windows[name] = self._windowed(self.table(name, source,
+                                                            self.window_configs()))
+        return self._windows[name]
+
+    def window_configs(self) -> dict[str, str]:
+        window_ms = int(self.settings.state_window_s * 1000)
+        return {**self.changelog_configs(), "cleanup.policy": "compact,delete",
+                "retention.ms": str(window_ms),
+                "segment.ms": str(max(60_000, min(window_ms // 4,
+                                                  self.settings.state_segment_ms)))}
+
+    def _windowed(self, table: Any) -> WindowedState:
+        return WindowedState(table, self.settings.state_window_s,
+                             drop_local=lambda key: table.data.pop(key, None),
+                             local_items=lambda: list(table.data.items()))
+
+    def global_table(self, name: str, *, expires: bool = False) -> Any:
+        if name in self._windows:
+            return self._windows[name]
         if name not in self._tables:
             # Written from streams of any partition count, read everywhere: one changelog
             # partition, chosen by key rather than by the current event.
-            table = self.app.GlobalTable(name, default=None, partitions=1,
-                                         use_partitioner=True, schema=self._json)
+            table = self.app.GlobalTable(
+                name, default=None, partitions=1, use_partitioner=True, schema=self._json,
+                extra_topic_configs=self.window_configs() if expires
+                else self.changelog_configs())
             self._tables[name] = (table, 1)
-        return self._tables[name][0]
+        table = self._tables[name][0]
+        if expires:
+            self._windows[name] = self._windowed(table)
+            return self._windows[name]
+        return table
 
     # -- agents --------------------------------------------------------------------------
+
+    async def learn_partitions(self, topic: str) -> None:
+        """Make the producer know `topic`'s partitions. A global table chooses the
+        partition of each write by key with the producer's partitioner, which fails
+        ("'NoneType' object is not iterable") on a topic it has no metadata for yet: the
+        first stop command or pattern outcome of every worker was dead-lettered so."""
+        try:
+            producer = self.app.producer._ensure_producer()
+        except Exception as err:  # not started yet
+            raise RetryLater(f"producer not started: {err}") from err
+        await producer.partitions_for(topic)
 
     async def send(self, item: Outgoing) -> None:
         await self._topics[item.topic.name].send(key=item.key, value=item.value)
@@ -166,14 +215,21 @@ class _FaustRuntime:
         source = step.consumes
         ctx = StepContext(
             state=self.table(step.state_table, source) if step.state_table else NO_STATE,
-            shared=self.global_table(step.shared_table) if step.shared_table else NO_STATE,
+            shared=self.global_table(step.shared_table, expires=step.shared_expires)
+            if step.shared_table else NO_STATE,
+            window=self.window_table(step.window_table, source) if step.window_table
+            else NO_STATE,
             services=SERVICES_NOT_OPEN if agent.open_services else None,
         )
         self.contexts[agent.name].append(ctx)
         self.consumers[source.name].append(step.name)
+        if step.shared_table:
+            table = self._tables[step.shared_table][0]
+            self.global_changelogs[agent.name].add(table.changelog_topic.get_topic_name())
+        gate = self.gates.setdefault(agent.name, asyncio.Event())
 
         async def process(stream: Any) -> None:
-            await self.gate.wait()
+            await gate.wait()
             manual = stream.noack()
             async for event in manual.events():
                 msg = event.message
@@ -190,6 +246,7 @@ class _FaustRuntime:
         name = f"{sink.name}.{topic.name}"  # its own consumer: reads every event of the topic
         self.consumers[topic.name].append(name)
         batch_size, within = self.settings.sink_batch, self.settings.sink_within_s
+        gate = self.gates.setdefault(sink.name, asyncio.Event())
 
         async def write_loop(queue: asyncio.Queue[Any], manual: Any) -> None:
             loop = asyncio.get_running_loop()
@@ -212,7 +269,7 @@ class _FaustRuntime:
                                        event.message.offset)
 
         async def process(stream: Any) -> None:
-            await self.gate.wait()
+            await gate.wait()
             manual = stream.noack()
             queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=batch_size)
             writer = asyncio.create_task(write_loop(queue, manual), name=name)
@@ -234,20 +291,28 @@ class _FaustRuntime:
     def add_lifecycle(self, agents: Sequence[Agent], sinks: Sequence[Sink]) -> None:
         runtime = self
 
-        async def open_all() -> None:
-            for agent in agents:
-                if agent.open_services is None or agent.name in runtime.services:
-                    continue
+        async def open_agent(agent: Agent) -> None:
+            for topic in runtime.global_changelogs.get(agent.name, ()):
+                await call_with_retries(lambda t=topic: runtime.learn_partitions(t),
+                                        runtime.policy, f"metadata of {topic}")
+            if agent.open_services is not None:
                 services = await call_with_retries(
-                    lambda a=agent: a.open_services(runtime.settings), runtime.policy,
+                    lambda: agent.open_services(runtime.settings), runtime.policy,
                     f"opening {agent.name} services")
                 runtime.services[agent.name] = services
                 for ctx in runtime.contexts[agent.name]:
                     ctx.services = services
-            for sink in sinks:
-                await call_with_retries(sink.open, runtime.policy, f"opening {sink.name}")
-            runtime.gate.set()
-            log.info("services and sinks open: consuming")
+            runtime.gates.setdefault(agent.name, asyncio.Event()).set()
+            log.info("%s: services open, consuming", agent.name)
+
+        async def open_sink(sink: Sink) -> None:
+            await call_with_retries(sink.open, runtime.policy, f"opening {sink.name}")
+            runtime.gates.setdefault(sink.name, asyncio.Event()).set()
+            log.info("%s: open, consuming", sink.name)
+
+        async def open_all() -> None:
+            await asyncio.gather(*(open_agent(a) for a in agents),
+                                 *(open_sink(s) for s in sinks))
 
         @self.app.service
         class Lifecycle(faust.Service):
@@ -290,10 +355,12 @@ class _FaustRuntime:
             {(tp.topic, tp.partition): consumer._committed_offset.get(tp) for tp in assigned},
         )
         stalled = [p.__dict__ for p in report if p.stalled]
+        closed = sorted(name for name, gate in self.gates.items() if not gate.is_set())
         body = {
             # Opening may wait for a dependency, but not longer than a stall would.
-            "healthy": self.gate.is_set() or now - self.started < self.settings.health_stall_s,
-            "ready": self.gate.is_set(),
+            "healthy": not closed or now - self.started < self.settings.health_stall_s,
+            "ready": not closed,
+            "waiting_for": closed,
             "stall_s": self.settings.health_stall_s,
             "stalled": stalled,
             "partitions": [p.__dict__ for p in report],
@@ -309,6 +376,13 @@ class _FaustRuntime:
         async def prometheus(web: Any, request: Any) -> Any:
             # aiohttp refuses a charset inside content_type, which CONTENT_TYPE_LATEST has.
             return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        @self.app.page("/state")
+        async def state(web: Any, request: Any) -> Any:
+            # Entries this worker holds per table (its partitions' share): what the soak
+            # benchmark watches stay flat.
+            return web.json({name: len(table.data) for name, (table, _) in
+                             runtime._tables.items()})
 
         @self.app.page("/health")
         async def health(web: Any, request: Any) -> Any:

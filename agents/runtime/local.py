@@ -7,7 +7,8 @@ handler sees exactly what it would see in production and fails the same way.
 
 State follows the Faust runtime: a step's `state_table` names a table (steps naming the
 same table share it; on Kafka it is partitioned like the consumed topic), `shared_table`
-a global table; a step that declares no table gets none (writing to it is an error).
+a global table, `window_table` a table whose entries expire (window.py); a step that
+declares no table gets none (writing to it is an error).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from agents.runtime.contract import NO_STATE, Agent, Step, StepContext
 from agents.runtime.dispatch import Delivery, Outgoing, dispatch, outgoing
 from agents.runtime.failures import RetryPolicy, call_with_retries
 from agents.runtime.sink_writer import write_batch
+from agents.runtime.window import DEFAULT_WINDOW_S, WindowedState
 from agents.sinks.contract import Sink
 from schemas.events import Event
 from topics.catalogue import Topic
@@ -70,6 +72,8 @@ class LocalRuntime:
         self._consumers: dict[str, list[_Consumer]] = defaultdict(list)
         self._services: dict[str, Any] = {}
         self._tables: dict[str, dict[str, Any]] = defaultdict(dict)
+        self._windows: dict[str, WindowedState] = {}
+        self._window_s = getattr(settings, "state_window_s", DEFAULT_WINDOW_S)
         self._offsets: dict[tuple[str, int], int] = defaultdict(int)
         self._pending = 0
         self._idle = asyncio.Event()
@@ -101,7 +105,10 @@ class LocalRuntime:
             for step in agent.steps:
                 ctx = StepContext(
                     state=self._tables[step.state_table] if step.state_table else NO_STATE,
-                    shared=self._tables[step.shared_table] if step.shared_table else NO_STATE,
+                    shared=(self.window(step.shared_table) if step.shared_expires
+                            else self._tables[step.shared_table]) if step.shared_table
+                    else NO_STATE,
+                    window=self.window(step.window_table) if step.window_table else NO_STATE,
                     services=services,  # open already: start() opened them first
                 )
                 consumer = _Consumer(step.name, step=step, ctx=ctx)
@@ -134,6 +141,12 @@ class LocalRuntime:
     def table(self, name: str) -> dict[str, Any]:
         """A state table by name (what steps see as ctx.state or ctx.shared)."""
         return self._tables[name]
+
+    def window(self, name: str) -> WindowedState:
+        """A windowed table by name (what steps see as ctx.window)."""
+        if name not in self._windows:
+            self._windows[name] = WindowedState(self._tables[name], self._window_s)
+        return self._windows[name]
 
     async def publish(self, topic: Topic, event: Event) -> None:
         await self._send(outgoing(topic, event))

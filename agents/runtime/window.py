@@ -22,6 +22,9 @@ from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 
+DEFAULT_WINDOW_S = 24 * 3600.0  # settings.state_window_s
+
+
 class WindowedState(MutableMapping[str, Any]):
     def __init__(self, backing: MutableMapping[str, Any], window_s: float, *,
                  drop_local: Callable[[str], None] | None = None,

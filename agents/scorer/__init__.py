@@ -36,7 +36,8 @@ AGENT = Agent(
     name="scorer",
     steps=(
         Step("scorer.grade", TRIAL_COMPLETED, grade_trial, concurrency=_grade_concurrency()),
-        Step("scorer.fold_trial", TRIAL_SCORED, fold_trial, state_table="scorer-state"),
+        Step("scorer.fold_trial", TRIAL_SCORED, fold_trial, state_table="scorer-state",
+             window_table="scorer-rounds-over"),
     ),
     open_services=_open,
     close_services=_close,

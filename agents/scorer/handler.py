@@ -11,7 +11,11 @@ worker owning the partition owns the statistics):
   sorted), so the anytime-valid sequences see the same path after a restart.
 The live ExperimentStats is a cache in the process, rebuilt from the trial entries when
 missing or behind (after a restart, or when the partition was owned by another worker).
-When a round is final its trial entries are deleted; the record remembers it is final.
+When a round is final its trial entries are deleted; the record remembers it is final and
+counts the trials still in flight (late). Once every expected trial has arrived the round
+is over: the record and the late markers go too, and a marker in the windowed state
+(ctx.window) makes any later redelivery of the round a no-op. Nothing of a round is kept
+beyond that window.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ def trial_key(round_key_: str, trial_id: str) -> str:
 async def fold_trial(event: TrialScored, ctx: StepContext) -> list[Emit]:
     trial = event.trial.trial
     key = round_key(trial.experiment_id, trial.round)
+    if key in ctx.window:
+        return []  # the round is over: every one of its trials arrived before this copy
     saved = ctx.state.get(key)
     record = RoundRecord(**saved) if saved else RoundRecord(expected=trial.expected_trials)
     entry = trial_key(key, trial.trial_id)
@@ -76,7 +82,10 @@ async def fold_trial(event: TrialScored, ctx: StepContext) -> list[Emit]:
         ctx.state[entry] = {"late": True}
         record.late += 1
         record.late_cost_usd += event.cost_usd
-        ctx.state[key] = asdict(record)
+        if record.done + record.late >= record.expected:
+            _end_round(ctx, key)
+        else:
+            ctx.state[key] = asdict(record)
         return []
 
     services: ScorerServices = ctx.services or ScorerServices()
@@ -116,9 +125,21 @@ async def fold_trial(event: TrialScored, ctx: StepContext) -> list[Emit]:
                 round=trial.round, **trial.owner())))
         if record.final_sent:
             _forget_trials(services, ctx.state, key)
+            if all_in:
+                _end_round(ctx, key)
+                return emits
 
     ctx.state[key] = asdict(record)
     return emits
+
+
+def _end_round(ctx: StepContext, key: str) -> None:
+    """Every trial of the round has arrived: nothing of it stays in the state."""
+    prefix = trial_key(key, "")
+    for name in [name for name in list(ctx.state.keys()) if name.startswith(prefix)]:
+        del ctx.state[name]
+    ctx.state.pop(key, None)
+    ctx.window[key] = True
 
 
 def snapshot_due(done: int, every: int) -> bool:

@@ -13,6 +13,7 @@ import asyncpg
 
 from agents.patterns.learning import outcomes_from_analysis
 from agents.runtime.failures import ServiceNotReady
+from agents.sinks.migrate import migrate
 from schemas.events import AnalysisReady, Event, Owned, PromptSubmitted, VariationGenerated
 from topics.catalogue import ANALYSIS_READY, PROMPT_SUBMITTED, VARIATION_GENERATED, Topic
 
@@ -87,7 +88,10 @@ class PostgresSink:
         self._pool = pool
 
     async def open(self) -> None:
+        """Apply pending migrations (serialised by an advisory lock), then pool connections;
+        the runtimes retry this while PostgreSQL is down."""
         if self._pool is None:
+            await migrate(self._dsn)
             self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=4)
 
     async def close(self) -> None:

@@ -14,20 +14,19 @@ from topics.catalogue import EXPERIMENT_CONTROL, TRIAL_REQUESTED, VARIATION_GENE
 AGENT = Agent(
     name="trials",
     steps=(
-        Step(
-            "trials.fan_out",
-            VARIATION_GENERATED,
-            fan_out,
-            state_table="trials-fanout",
-        ),
+        Step("trials.fan_out", VARIATION_GENERATED, fan_out),  # stateless
         Step(
             "trials.run_trial",
             TRIAL_REQUESTED,
             run_trial,
             concurrency=get_settings().llm_concurrency,
             shared_table="trials-control",
+            shared_expires=True,
         ),
-        Step("trials.control", EXPERIMENT_CONTROL, control, shared_table="trials-control"),
+        # Stop flags expire after settings.state_window_s: long after the experiment's
+        # last trial, and nothing of it stays for good.
+        Step("trials.control", EXPERIMENT_CONTROL, control, shared_table="trials-control",
+             shared_expires=True),
     ),
     open_services=open_services,
     close_services=close_services,

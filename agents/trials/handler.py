@@ -34,19 +34,14 @@ def stop_key(experiment_id: str, round_: int | None = None) -> str:
 async def fan_out(event: VariationGenerated, ctx: StepContext) -> list[Emit]:
     """One TrialRequested per variation x model x test case x repetition, up to max_trials
     over the whole experiment; the rest are reported at once as skipped trials, so the
-    round's trial-completed count always reaches expected_trials."""
+    round's trial-completed count always reaches expected_trials.
+
+    Stateless: the round says what its experiment's earlier rounds requested (trials_used,
+    kept by the optimizer, which plans the rounds), so a redelivered round recomputes the
+    same cut and nothing per experiment is kept here."""
     trials = plan_round(event)
     expected = len(trials)
-    allowed = expected
-    max_trials = event.spec.budget.max_trials
-    if max_trials is not None:
-        # Trials requested by the experiment's other rounds (state is keyed by experiment id,
-        # the key of variation-generated). A redelivered round recomputes the same numbers.
-        rounds: dict[str, int] = dict(ctx.state.get(event.experiment_id, {}))
-        used = sum(n for r, n in rounds.items() if r != str(event.round))
-        allowed = max(0, min(expected, max_trials - used))
-        rounds[str(event.round)] = allowed
-        ctx.state[event.experiment_id] = rounds
+    allowed = event.trials_allowed()
     emits = [Emit(TRIAL_REQUESTED, request(event, t, expected)) for t in trials[:allowed]]
     emits += [
         Emit(TRIAL_COMPLETED, skipped(event, t, expected, BUDGET_TRIALS_REASON))
@@ -72,7 +67,7 @@ async def run_trial(event: TrialRequested, ctx: StepContext) -> list[Emit]:
         return [_completed(event, status="failed", reason=str(err), attempts=0)]
 
     result = await services.llm.complete(trial.model, messages)
-    services.spend[trial.experiment_id] += result.cost_usd
+    services.add_spend(trial.experiment_id, result.cost_usd)
     log.debug("trial %s %s %s/%s %s in %.0f ms, $%.6f%s", trial.trial_id, trial.model.id,
               trial.experiment_id, trial.variation.variation_id, result.status,
               result.latency_ms or 0.0, result.cost_usd, " (cached)" if result.cached else "")

@@ -3,6 +3,7 @@ running estimate of what each experiment has spent here."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,15 +12,32 @@ if TYPE_CHECKING:  # litellm is heavy: import it when services open, not with th
     from agents.llm.client import LLMClient
 
 
+SPEND_IDLE_S = 3600.0  # an experiment that made no call here for this long is forgotten
+
+
 @dataclass
 class TrialsServices:
     llm: LLMClient
     # This worker's spend per experiment, counting calls when they return. The scorer sees
-    # the whole experiment and broadcasts budget-exhausted; this stops a worker sooner.
+    # the whole experiment and broadcasts budget-exhausted; this stops a worker sooner. It
+    # is a hint, so an experiment idle for an hour is dropped: a worker's memory does not
+    # grow with every experiment it ever served.
     spend: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    _last_call: dict[str, float] = field(default_factory=dict)
+    _next_prune: float = 0.0
 
     def spent(self, experiment_id: str) -> float:
         return self.spend.get(experiment_id, 0.0)
+
+    def add_spend(self, experiment_id: str, usd: float, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self.spend[experiment_id] += usd
+        self._last_call[experiment_id] = now
+        if now >= self._next_prune:
+            self._next_prune = now + SPEND_IDLE_S / 10
+            for idle in [e for e, t in self._last_call.items() if now - t > SPEND_IDLE_S]:
+                self.spend.pop(idle, None)
+                del self._last_call[idle]
 
 
 async def open_services(settings: Any = None) -> TrialsServices:

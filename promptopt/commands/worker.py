@@ -13,6 +13,8 @@ from promptopt.settings import get_settings
 app = typer.Typer(add_completion=False)
 log = logging.getLogger("promptopt.worker")
 
+STARTUP_WAIT_S = 20.0  # how long a starting worker waits for its broker
+
 ROLES = ("optimizer", "trials", "scorer", "patterns", "sinks")
 
 
@@ -53,7 +55,7 @@ def worker(
     with_sinks = sinks and (not roles or "sinks" in roles)
 
     if setup:
-        _setup(settings, with_sinks)
+        _setup(settings)
     if processes > 1:
         from promptopt.worker_pool import run_pool
 
@@ -66,18 +68,24 @@ def worker(
     _run_one(settings, roles, with_sinks)
 
 
-def _setup(settings, with_sinks: bool) -> None:
+def _setup(settings) -> None:
+    """Topics created or verified before the group is joined (retried for a while, so a
+    worker may start just before its broker; one that never answers is one line on
+    stderr). The PostgreSQL migrations run when the sink opens, retried while PostgreSQL
+    is down, so a database outage delays the sinks, never the worker."""
+    from dataclasses import replace
+
+    from agents.runtime.faust_app import retry_policy
+    from agents.runtime.failures import call_with_retries
     from topics.admin import TopicMismatch, ensure_topics
 
+    policy = replace(retry_policy(settings), give_up_s=STARTUP_WAIT_S)
     try:
-        asyncio.run(ensure_topics(settings.kafka_bootstrap))
+        asyncio.run(call_with_retries(lambda: ensure_topics(settings.kafka_bootstrap),
+                                      policy, "verifying the topics"))
     except TopicMismatch as err:
         log.error("%s", err)
         sys.exit(1)
-    if with_sinks:
-        from agents.sinks.migrate import migrate
-
-        asyncio.run(migrate(settings.postgres_dsn))
 
 
 def _run_one(settings, roles: list[str], with_sinks: bool) -> None:

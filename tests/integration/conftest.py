@@ -108,13 +108,6 @@ async def seed_partitions(bootstrap: str) -> None:
         await consumer.stop()
 
 
-def pytest_collection_modifyitems(items):
-    # Integration tests get one more try: see seed_partitions for the stall they can hit.
-    for item in items:
-        if "tests/integration/" in str(item.fspath):
-            item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
-
-
 class Process:
     """A child process whose output goes to a log file, stopped with SIGTERM then SIGKILL."""
 

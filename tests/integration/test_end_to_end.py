@@ -41,8 +41,12 @@ def prompt_submitted(experiment_id: str, n_tests: int = 20) -> dict:
             "prompt": "Classify the sentiment of this review: {{review}}",
             "domain": "classification",
             "test_cases": [
-                # Distinct texts: identical temperature-0 calls would be served by the cache.
-                {"id": f"t{i}", "vars": {"review": f"{REVIEWS[i % 4][0]} (order {i})"},
+                # Distinct texts, within the experiment and across them: identical
+                # temperature-0 calls are served by the cache, and a worker of the session's
+                # group may still be running an earlier test's trials (a replay) when the
+                # next test starts; that made 20-percent-faults see cached trials.
+                {"id": f"t{i}",
+                 "vars": {"review": f"{REVIEWS[i % 4][0]} (order {i} of {experiment_id})"},
                  "expected": REVIEWS[i % 4][1]}
                 for i in range(n_tests)
             ],

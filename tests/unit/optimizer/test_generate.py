@@ -41,7 +41,8 @@ def _spec(**overrides) -> ExperimentSpec:
 
 
 def _ctx(shared=None) -> StepContext:
-    return StepContext(state={}, shared={} if shared is None else shared, services=None)
+    return StepContext(state={}, shared={} if shared is None else shared, services=None,
+                       window={})
 
 
 async def _round1(experiment_id="exp-1", shared=None, **spec) -> VariationGenerated:
@@ -170,13 +171,29 @@ async def test_next_round_starts_from_the_measured_best_once():
     assert [e.event.variations for e in again] == [r2.variations]
 
 
+async def test_regression_round_memory_lived_in_the_patterns_global_table():
+    """The optimizer's memory (spec, history) was in pattern-stats, a global table that
+    every worker replicates through one changelog partition. It is the optimizer's own
+    partitioned state now, and it goes when the experiment ends."""
+    ctx = _ctx()
+    spec = _spec(max_rounds=2, n_variations=2)
+    r1 = (await GENERATE.handle(PromptSubmitted(experiment_id="exp-m", spec=spec), ctx))[0].event
+    assert set(ctx.state) == {"round:exp-m", "generated:exp-m"} and ctx.shared == {}
+    [r2] = [e.event for e in await NEXT_ROUND.handle(_final(r1, [0.4, 0.5, 0.6]), ctx)]
+    assert ctx.state["generated:exp-m"]["round"] == 2
+    assert await NEXT_ROUND.handle(_final(r2, [0.6, 0.5, 0.55]), ctx) == []
+    assert ctx.state == {} and ctx.shared == {} and "exp-m" in ctx.window
+
+
 async def test_no_next_round_when_target_met_or_rounds_used_up():
     for spec, means in ((_spec(max_rounds=3, target_score=0.6, n_variations=1), [0.4, 0.65]),
                         (_spec(max_rounds=1, n_variations=1), [0.4, 0.5])):
         ctx = _ctx()
         r1 = (await GENERATE.handle(PromptSubmitted(experiment_id="exp-t", spec=spec), ctx))[0].event
         assert await NEXT_ROUND.handle(_final(r1, means), ctx) == []
-        assert not any(k.startswith("round:") for k in ctx.shared)
+        assert ctx.state == {} and "exp-t" in ctx.window  # the experiment is over
+        assert await GENERATE.handle(PromptSubmitted(experiment_id="exp-t", spec=spec),
+                                     ctx) == []  # a redelivery after the end: nothing
 
 
 async def test_no_next_round_when_the_trial_budget_is_spent():
@@ -187,5 +204,6 @@ async def test_no_next_round_when_the_trial_budget_is_spent():
     emits = await NEXT_ROUND.handle(_final(r1, [0.4, 0.5, 0.6], trials_done=18), ctx)
     assert len(emits) == 1 and len(emits[0].event.variations) == 3
     r2 = emits[0].event
+    assert r2.trials_used == 18  # what round 1 requested: the fan-out needs no state
     # 36 used; 4 left do not pay for one control + one variation (12)
     assert await NEXT_ROUND.handle(_final(r2, [0.6, 0.5, 0.55], trials_done=18), ctx) == []

@@ -67,8 +67,8 @@ async def test_learn_updates_posteriors_once_per_round_even_if_redelivered():
     learn, tally = AGENT.steps
     assert (learn.name, tally.name) == ("patterns.learn", "patterns.tally")
     assert tally.shared_table == "pattern-stats" and tally.consumes.key == "posterior_key"
-    learn_ctx = StepContext(state={}, shared={}, services=None)
-    tally_ctx = StepContext(state={}, shared={}, services=None)
+    learn_ctx = StepContext(state={}, shared={}, window={})
+    tally_ctx = StepContext(state={}, shared={}, window={})
 
     async def deliver(analysis, times=1):
         for _ in range(times):  # at-least-once delivery, at both hops
@@ -89,7 +89,7 @@ async def test_learn_updates_posteriors_once_per_round_even_if_redelivered():
 
 async def test_tally_drops_outcomes_published_twice_by_a_crashed_learner():
     _, tally = AGENT.steps
-    ctx = StepContext(state={}, shared={}, services=None)
+    ctx = StepContext(state={}, shared={}, window={})
     [outcome] = [o for o in outcomes_from_analysis(_analysis())
                  if (o.pattern_id, o.model) == ("role", "sim/small")]
     again = PatternOutcomeRecorded(**outcome.model_dump(exclude={"occurred_at"}))

@@ -45,10 +45,14 @@ async def fold_all(events, state, services):
     return out
 
 
+_WINDOWS: dict[int, dict] = {}  # each test's state dict has its windowed markers beside it
+
+
 def _ctx(state, services):
     from agents.runtime.contract import StepContext
 
-    return StepContext(state=state, shared={}, services=services)
+    return StepContext(state=state, shared={}, services=services,
+                       window=_WINDOWS.setdefault(id(state), {}))
 
 
 def analyses(emits) -> list[AnalysisReady]:
@@ -88,16 +92,46 @@ async def test_a_restarted_worker_rebuilds_the_statistics_from_its_state():
         exclude={"occurred_at"})
 
 
+def sequential(events: list[TrialScored], expected: int) -> list[TrialScored]:
+    config = AnalysisConfig(design="sequential")
+    return [t.model_copy(update={"trial": t.trial.model_copy(update={
+        "trial": t.trial.trial.model_copy(update={"analysis": config,
+                                                  "expected_trials": expected})})})
+            for t in events]
+
+
 async def test_trial_entries_are_dropped_once_final_and_late_trials_only_count_their_cost():
     state: dict = {}
-    events = trials_of_a_clear_win()
-    await fold_all(events, state, ScorerServices())
-    assert list(state) == ["exp#r1"]  # only the round record is left
-    late = trial(99, BETTER, True, cost=0.002, judge_cost=0.001)
+    events = sequential(trials_of_a_clear_win(15), expected=200)  # decided at 20 of 200
+    emits = await fold_all(events, state, ScorerServices())
+    final = analyses(emits)[-1]
+    assert final.final and final.trials_done == 20
+    late_markers = [k for k in state if k != "exp#r1"]
+    assert len(late_markers) == 10 and all(state[k] == {"late": True} for k in late_markers)
+    late = sequential([trial(99, BETTER, True, cost=0.002, judge_cost=0.001)], 200)[0]
     assert await fold_all([late, late], state, ScorerServices()) == []  # redelivered too
     record = state["exp#r1"]
-    assert record["done"] == 40 and record["late"] == 1
-    assert record["late_cost_usd"] == 0.003
+    assert record["done"] == 20 and record["late"] == 11
+    assert record["late_cost_usd"] == pytest.approx(0.003)
+
+
+async def test_regression_a_rounds_state_is_kept_forever():
+    """Every RoundRecord (and every late trial's marker) used to stay in the scorer's
+    state for good. Once every expected trial has arrived, nothing of the round is left
+    there; a windowed marker makes a later redelivery a no-op."""
+    state: dict = {}
+    events = trials_of_a_clear_win(20)  # 40 expected, a fixed design: final at the 40th
+    emits = await fold_all(events, state, ScorerServices())
+    assert analyses(emits)[-1].final and state == {}
+    assert _WINDOWS[id(state)] == {"exp#r1": True}
+    assert await fold_all(events[:5], state, ScorerServices()) == [] and state == {}
+
+    state = {}  # decided early (at 20): the record waits for the trials in flight
+    events = sequential(trials_of_a_clear_win(100), expected=200)
+    await fold_all(events[:199], state, ScorerServices())
+    assert state["exp#r1"]["late"] == 179
+    await fold_all(events[199:], state, ScorerServices())  # the last one: the round is over
+    assert state == {} and "exp#r1" in _WINDOWS[id(state)]
 
 
 async def test_judge_cost_counts_in_the_trial_cost_and_the_budget():
@@ -121,11 +155,7 @@ async def test_money_budget_reached_publishes_budget_exhausted_once():
 
 
 async def test_a_sequential_winner_stops_only_its_own_round():
-    sequential = AnalysisConfig(design="sequential")
-    events = [t.model_copy(update={"trial": t.trial.model_copy(update={
-                  "trial": t.trial.trial.model_copy(
-                      update={"analysis": sequential, "expected_trials": 200})})})
-              for t in trials_of_a_clear_win(100)]
+    events = sequential(trials_of_a_clear_win(100), expected=200)
     emits = await fold_all(events, {}, ScorerServices(snapshot_every=10))
     [stop] = [e.event for e in emits if isinstance(e.event, ExperimentControl)]
     final = analyses(emits)[-1]

@@ -81,10 +81,15 @@ async def test_max_trials_cap_reports_the_rest_as_skipped():
     asked = Counter(e.event.trial.test_case.id for e in emits if e.topic == TRIAL_REQUESTED)
     assert set(asked.values()) == {2}
 
-    # A redelivered round asks for the same trials; a second round only gets what is left.
+    # A redelivered round asks for the same trials; a second round only gets what is left
+    # of the budget after what its experiment's earlier rounds used (the round says it).
     assert len([e for e in await fan_out(event, ctx) if e.topic == TRIAL_REQUESTED]) == 6
-    second = await fan_out(round_event(n_cases=2, budget=Budget(max_trials=6), round_=2), ctx)
+    later = round_event(n_cases=2, budget=Budget(max_trials=6), round_=2)
+    second = await fan_out(later.model_copy(update={"trials_used": 6}), ctx)
     assert all(e.topic == TRIAL_COMPLETED for e in second) and len(second) == 4
+    third = await fan_out(later.model_copy(update={"trials_used": 4}), ctx)
+    assert Counter(e.topic.name for e in third)[TRIAL_REQUESTED.name] == 2
+    assert ctx.state == {}  # stateless: nothing per experiment is kept
 
 
 async def test_run_trial_renders_calls_and_reports(make_sim, settings_for, trials_ctx):
