@@ -10,23 +10,56 @@ fixed where Kafka allows it:
   keeping the topic's other dynamic configs.
 Kafka cannot take partitions away, so a topic with more partitions than the catalogue
 raises TopicMismatch with what to do; the worker stops with that message.
+
+It returns only once every partition answers ListOffsets. Right after CreateTopics, KRaft
+lists a leader for each new partition before that broker serves it: ListOffsets meanwhile
+fails with NOT_LEADER_OR_FOLLOWER and the client retries it later. A consumer that takes
+its position then (a group with auto_offset_reset=latest, or a Faust table recovering a
+new changelog, which keeps its source partitions paused until it knows the changelog's end)
+skips records produced meanwhile or waits on a partition: the "stall after a fresh broker
+start" of the integration tests. Waiting here closes that window for everyone after.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
-from topics.catalogue import TOPICS, Topic
+from topics.catalogue import TOPICS
 
 log = logging.getLogger("promptopt.topics")
 
 DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
+
+
+class TopicSpec(Protocol):
+    """What ensure_topics needs of a topic: catalogue Topics and changelog topics alike."""
+
+    name: str
+    partitions: int
+
+    def config(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class ChangelogTopic:
+    """A state table's changelog, created with the catalogue's topics before the worker
+    starts (Faust would create it on first use, with the race described above)."""
+
+    name: str
+    partitions: int
+    configs: tuple[tuple[str, str], ...]
+
+    def config(self) -> dict[str, str]:
+        return dict(self.configs)
 
 
 class TopicMismatch(RuntimeError):
@@ -46,7 +79,7 @@ class TopicsReport:
                                   for k, d in self.configs_fixed.items()}}
 
 
-async def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = TOPICS) -> TopicsReport:
+async def ensure_topics(bootstrap: str, topics: Sequence[TopicSpec] = TOPICS) -> TopicsReport:
     """Create missing topics and fix the ones that differ; see the module docstring."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
@@ -73,12 +106,27 @@ async def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = TOPICS) -> T
                         old, new)
         for name, fixed in report.configs_fixed.items():
             log.warning("topic %s configs fixed to the catalogue's: %s", name, fixed)
-        return report
     finally:
         await admin.close()
+    await wait_until_served(bootstrap, topics)
+    return report
 
 
-async def _verify_partitions(admin: AIOKafkaAdminClient, topics: list[Topic],
+async def wait_until_served(bootstrap: str, topics: Sequence[TopicSpec],
+                            timeout_s: float = 60.0) -> None:
+    """Until every partition of `topics` answers ListOffsets (aiokafka retries the ones
+    whose leader is not serving yet); see the module docstring for why."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                request_timeout_ms=int(timeout_s * 1000))
+    await consumer.start()
+    try:
+        await consumer.end_offsets([TopicPartition(t.name, p) for t in topics
+                                    for p in range(t.partitions)])
+    finally:
+        await consumer.stop()
+
+
+async def _verify_partitions(admin: AIOKafkaAdminClient, topics: list[TopicSpec],
                              report: TopicsReport) -> None:
     described = {d["topic"]: len(d["partitions"])
                  for d in await admin.describe_topics([t.name for t in topics])}
@@ -103,7 +151,7 @@ async def _verify_partitions(admin: AIOKafkaAdminClient, topics: list[Topic],
                                    for name, p in grow.items()}
 
 
-async def _verify_configs(admin: AIOKafkaAdminClient, topics: list[Topic],
+async def _verify_configs(admin: AIOKafkaAdminClient, topics: list[TopicSpec],
                           report: TopicsReport) -> None:
     responses = await admin.describe_configs(
         [ConfigResource(ConfigResourceType.TOPIC, t.name) for t in topics])

@@ -43,6 +43,7 @@ from agents.runtime.sink_writer import write_batch
 from agents.runtime.window import WindowedState
 from agents.sinks.contract import Sink
 from promptopt.settings import Settings
+from topics.admin import ChangelogTopic
 from topics.catalogue import BY_NAME, TOPICS, Topic
 
 log = logging.getLogger("promptopt.faust")
@@ -111,7 +112,14 @@ def build_app(
     runtime.add_lifecycle([agent for agent in agents
                            if any(a is agent for a, _ in selected)], sinks)
     runtime.add_pages()
+    app.promptopt_internal_topics = runtime.internal_topics()  # type: ignore[attr-defined]
     return app
+
+
+def internal_topics(app: faust.App) -> list[ChangelogTopic]:
+    """The app's changelog and assignor topics, to create before it starts (a worker does;
+    topics.admin says why)."""
+    return list(getattr(app, "promptopt_internal_topics", []))
 
 
 class _FaustRuntime:
@@ -196,6 +204,15 @@ class _FaustRuntime:
         return table
 
     # -- agents --------------------------------------------------------------------------
+
+    def internal_topics(self) -> list[ChangelogTopic]:
+        app_id = self.app.conf.id
+        topics = [ChangelogTopic(f"{app_id}-__assignor-__leader", 1, ())]
+        for table, partitions in self._tables.values():
+            configs = {"cleanup.policy": "compact", **(table.extra_topic_configs or {})}
+            topics.append(ChangelogTopic(table.changelog_topic.get_topic_name(), partitions,
+                                         tuple(sorted(configs.items()))))
+        return topics
 
     async def learn_partitions(self, topic: str) -> None:
         """Make the producer know `topic`'s partitions. A global table chooses the

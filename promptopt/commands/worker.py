@@ -92,7 +92,8 @@ def _run_one(settings, roles: list[str], with_sinks: bool) -> None:
     from faust.worker import Worker
 
     from agents.runtime.assembly import all_agents
-    from agents.runtime.faust_app import build_app
+    from agents.runtime.faust_app import build_app, internal_topics
+    from topics.admin import ensure_topics
 
     agents = [a for a in all_agents() if not roles or a.name in roles]
     sink_list = []
@@ -102,8 +103,11 @@ def _run_one(settings, roles: list[str], with_sinks: bool) -> None:
 
         sink_list = [PostgresSink(settings.postgres_dsn),
                      MongoSink(settings.mongo_uri, settings.mongo_db)]
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     faust_app = build_app(agents, settings, sinks=sink_list)
+    # Its changelogs too, before Faust would make them on first use (topics.admin: why).
+    loop.run_until_complete(ensure_topics(settings.kafka_bootstrap, internal_topics(faust_app)))
     # Logging is ours (one configuration, text or JSON): mode must neither install its own
     # handlers nor turn stdout/stderr into loggers (logging_config.py says why).
     Worker(faust_app, loglevel=settings.log_level.lower(), quiet=True, override_logging=False,

@@ -21,7 +21,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from promptopt.settings import Settings
 from topics.catalogue import TOPICS
@@ -77,35 +77,13 @@ def migrated(settings: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def topics_ready(settings: Settings) -> Settings:
+    """Every catalogued topic, created or verified, and served: ensure_topics returns once
+    every partition answers ListOffsets (topics.admin says why that matters on a broker
+    that just created them; the harness used to seed each empty partition instead)."""
     from topics.admin import ensure_topics
 
     asyncio.run(ensure_topics(settings.kafka_bootstrap))
-    asyncio.run(seed_partitions(settings.kafka_bootstrap))
     return settings
-
-
-async def seed_partitions(bootstrap: str) -> None:
-    """Put one record ("{}", key "seed") in every partition that is still empty.
-
-    On a broker whose topics were just created, consumers were seen (3 CI rehearsals in 5)
-    to stall on partitions that were empty when they took their position, while the same
-    tests never stalled on a long-lived broker. Workers never see these records (the
-    session's group starts after them); readers from the beginning skip them (not events).
-    """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    await producer.start()
-    try:
-        partitions = [TopicPartition(t.name, p) for t in TOPICS for p in range(t.partitions)]
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            if ends[tp] == 0:
-                await producer.send_and_wait(tp.topic, key=b"seed", value=b"{}",
-                                             partition=tp.partition)
-    finally:
-        await producer.stop()
-        await consumer.stop()
 
 
 class Process:
