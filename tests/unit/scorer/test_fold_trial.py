@@ -45,14 +45,19 @@ async def fold_all(events, state, services):
     return out
 
 
-_WINDOWS: dict[int, dict] = {}  # each test's state dict has its windowed markers beside it
+# Each test's state dict has its windowed markers beside it (the state is kept alive here,
+# so that its id is never reused by another dict).
+_WINDOWS: dict[int, tuple[dict, dict]] = {}
+
+
+def window_of(state: dict) -> dict:
+    return _WINDOWS.setdefault(id(state), (state, {}))[1]
 
 
 def _ctx(state, services):
     from agents.runtime.contract import StepContext
 
-    return StepContext(state=state, shared={}, services=services,
-                       window=_WINDOWS.setdefault(id(state), {}))
+    return StepContext(state=state, shared={}, services=services, window=window_of(state))
 
 
 def analyses(emits) -> list[AnalysisReady]:
@@ -123,7 +128,7 @@ async def test_regression_a_rounds_state_is_kept_forever():
     events = trials_of_a_clear_win(20)  # 40 expected, a fixed design: final at the 40th
     emits = await fold_all(events, state, ScorerServices())
     assert analyses(emits)[-1].final and state == {}
-    assert _WINDOWS[id(state)] == {"exp#r1": True}
+    assert window_of(state) == {"exp#r1": True}
     assert await fold_all(events[:5], state, ScorerServices()) == [] and state == {}
 
     state = {}  # decided early (at 20): the record waits for the trials in flight
@@ -131,7 +136,7 @@ async def test_regression_a_rounds_state_is_kept_forever():
     await fold_all(events[:199], state, ScorerServices())
     assert state["exp#r1"]["late"] == 179
     await fold_all(events[199:], state, ScorerServices())  # the last one: the round is over
-    assert state == {} and "exp#r1" in _WINDOWS[id(state)]
+    assert state == {} and "exp#r1" in window_of(state)
 
 
 async def test_judge_cost_counts_in_the_trial_cost_and_the_budget():
