@@ -22,7 +22,6 @@ start" of the integration tests. Waiting here closes that window for everyone af
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,13 +30,13 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
 
 from topics.catalogue import TOPICS
 
 log = logging.getLogger("promptopt.topics")
 
 DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source: set on the topic itself
+TOPIC_ALREADY_EXISTS = 36  # Kafka's error code
 
 
 class TopicSpec(Protocol):
@@ -88,16 +87,20 @@ async def ensure_topics(bootstrap: str, topics: Sequence[TopicSpec] = TOPICS) ->
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
         if missing:
-            # Another worker may create them between our list and create: that is fine,
-            # and the verification below then checks what it made.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([
-                    NewTopic(t.name, num_partitions=t.partitions, replication_factor=1,
-                             topic_configs=t.config())
-                    for t in missing
-                ])
-            report.created = [t.name for t in missing]
-        present = [t for t in topics if t.name in existing]
+            response = await admin.create_topics([
+                NewTopic(t.name, num_partitions=t.partitions, replication_factor=1,
+                         topic_configs=t.config())
+                for t in missing
+            ])
+            errors = {e[0]: (e[1], e[2] if len(e) > 2 else "")  # v0-v1 have no message
+                      for e in response.topic_errors if e[1]}
+            # TOPIC_ALREADY_EXISTS: another process made it since we listed (or the list
+            # lagged behind a creation): verify it like any existing topic.
+            refused = {n: e for n, e in errors.items() if e[0] != TOPIC_ALREADY_EXISTS}
+            if refused:
+                raise TopicMismatch(f"Kafka refused to create topics: {refused}")
+            report.created = [t.name for t in missing if t.name not in errors]
+        present = [t for t in topics if t.name not in report.created]
         if present:
             await _verify_partitions(admin, present, report)
             await _verify_configs(admin, present, report)
@@ -115,13 +118,18 @@ async def ensure_topics(bootstrap: str, topics: Sequence[TopicSpec] = TOPICS) ->
 async def wait_until_served(bootstrap: str, topics: Sequence[TopicSpec],
                             timeout_s: float = 60.0) -> None:
     """Until every partition of `topics` answers ListOffsets (aiokafka retries the ones
-    whose leader is not serving yet); see the module docstring for why."""
+    whose leader is not serving yet); see the module docstring for why.
+
+    The partitions are assigned first: a client refreshes metadata only for the topics it
+    knows, and one that had read the cluster before new partitions reached its metadata
+    would otherwise wait on them until it gave up."""
+    tps = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 request_timeout_ms=int(timeout_s * 1000))
     await consumer.start()
     try:
-        await consumer.end_offsets([TopicPartition(t.name, p) for t in topics
-                                    for p in range(t.partitions)])
+        consumer.assign(tps)
+        await consumer.end_offsets(tps)
     finally:
         await consumer.stop()
 
