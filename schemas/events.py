@@ -84,7 +84,7 @@ class VariationGenerated(Owned):
         """Trials the round plans: each variation x its models x test case x repetition."""
         spec = self.spec
         per_model = len(spec.test_cases) * spec.analysis.repetitions
-        return sum(per_model * sum(1 for m in spec.models if not v.models or m.id in v.models)
+        return sum(per_model * sum(1 for m in spec.models if v.runs_on(m))
                    for v in self.variations)
 
     def trials_allowed(self) -> int:

@@ -342,6 +342,11 @@ class Variation(Record):
     # (promptfoo's per-provider prompts).
     models: tuple[Name, ...] = Field(default=(), max_length=50)
 
+    def runs_on(self, model: ModelSpec) -> bool:
+        """promptfoo's per-provider prompts: a variation naming models runs only on those (by
+        id, by the key of one of two same-id models, or by label)."""
+        return not self.models or bool({model.id, model.key, model.label} & set(self.models))
+
 
 class VariationRef(Record):
     """The part of a variation that trials and analyses carry along."""

@@ -63,11 +63,7 @@ def plan_round(event: VariationGenerated) -> list[PlannedTrial]:
     ]
 
 
-def runs_on(variation: Variation, model: ModelSpec) -> bool:
-    """promptfoo's per-provider prompts: a variation naming models runs only on those (by
-    id, by the key of one of two same-id models, or by label)."""
-    return not variation.models or bool(
-        {model.id, model.key, model.label} & set(variation.models))
+runs_on = Variation.runs_on  # (variation, model): declared once, with the Variation
 
 
 def ref(variation: Variation) -> VariationRef:

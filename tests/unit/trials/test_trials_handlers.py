@@ -268,3 +268,16 @@ async def test_a_trial_whose_test_has_a_perplexity_assertion_asks_for_logprobs(
     lp = by_case["tc0"].logprobs
     assert lp is not None and lp.tokens == len(by_case["tc0"].response.split())
     assert lp.total < 0 and by_case["tc1"].logprobs is None
+
+
+async def test_the_plan_size_the_optimizer_budgets_with_is_the_plan_fan_out_makes():
+    """The optimizer counts trials_used with VariationGenerated.planned_trials(); fan-out
+    plans with plan_round. They must agree, per-provider prompts included."""
+    from agents.trials.plan import plan_round
+
+    event = round_event(n_cases=3)
+    spec = event.spec.model_copy(update={"models": (*event.spec.models, ModelSpec(id="sim/large"))})
+    narrow = event.variations[1].model_copy(update={"models": ("sim/large",)})
+    event = event.model_copy(update={"spec": spec,
+                                     "variations": (event.variations[0], narrow)})
+    assert event.planned_trials() == len(plan_round(event)) == 3 * 2 + 3
