@@ -24,7 +24,7 @@ from schemas.experiment import (
     VariationRef,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 def _now() -> datetime:

@@ -42,8 +42,11 @@ TOPIC_ALREADY_EXISTS = 36  # Kafka's error code
 class TopicSpec(Protocol):
     """What ensure_topics needs of a topic: catalogue Topics and changelog topics alike."""
 
-    name: str
-    partitions: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def partitions(self) -> int: ...
 
     def config(self) -> dict[str, str]: ...
 

@@ -29,7 +29,8 @@ MAX_EVENT_BYTES = 1_000_000
 MAX_MESSAGE_BYTES = 1_048_588
 
 
-E = TypeVar("E", bound=Event)
+# Covariant: a Topic[TrialCompleted] is a Topic[Event] (sinks list the topics they read).
+E = TypeVar("E", bound=Event, covariant=True)
 
 
 @dataclass(frozen=True)

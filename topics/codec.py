@@ -13,16 +13,21 @@ import hashlib
 import json
 import re
 
+from typing import TypeVar
+
 from pydantic import ValidationError
 
 from schemas.bounds import unstorable_path
 from schemas.events import DeadLetter, Event
-from topics.catalogue import MAX_EVENT_BYTES, E, Topic
+from topics.catalogue import MAX_EVENT_BYTES, Topic
 
 # Raw bytes kept in a dead-letter record. JSON may escape each byte of text as six
 # (\u0000), so the record stays far below MAX_EVENT_BYTES whatever the bytes are.
 DEAD_LETTER_RAW_BYTES = 32 * 1024
 REASON_CHARS = 2000
+
+
+EventT = TypeVar("EventT", bound=Event)
 
 
 class DecodeError(ValueError):
@@ -55,7 +60,7 @@ def encode(event: Event, limit: int | None = MAX_EVENT_BYTES) -> bytes:
 NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def decode(topic: Topic[E], raw: bytes | str | None) -> E:
+def decode(topic: Topic[EventT], raw: bytes | str | None) -> EventT:
     if raw is None:
         raise DecodeError("empty value (tombstone) where an event was expected")
     data = raw.encode(errors="surrogateescape") if isinstance(raw, str) else raw

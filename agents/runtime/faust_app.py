@@ -26,6 +26,7 @@ Failure story:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -310,11 +311,11 @@ class _FaustRuntime:
 
         async def open_agent(agent: Agent) -> None:
             for topic in runtime.global_changelogs.get(agent.name, ()):
-                await call_with_retries(lambda t=topic: runtime.learn_partitions(t),
+                await call_with_retries(functools.partial(runtime.learn_partitions, topic),
                                         runtime.policy, f"metadata of {topic}")
             if agent.open_services is not None:
                 services = await call_with_retries(
-                    lambda: agent.open_services(runtime.settings), runtime.policy,
+                    functools.partial(agent.open_services, runtime.settings), runtime.policy,
                     f"opening {agent.name} services")
                 runtime.services[agent.name] = services
                 for ctx in runtime.contexts[agent.name]:

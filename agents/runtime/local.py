@@ -14,6 +14,7 @@ declares no table gets none (writing to it is an error).
 from __future__ import annotations
 
 import asyncio
+import functools
 import contextlib
 import logging
 import zlib
@@ -96,7 +97,7 @@ class LocalRuntime:
         for agent in self._agents:
             if agent.open_services is not None:
                 self._services[agent.name] = await call_with_retries(
-                    lambda a=agent: a.open_services(self._settings), self._retry,
+                    functools.partial(agent.open_services, self._settings), self._retry,
                     f"opening {agent.name} services")
         for sink in self._sinks:
             await call_with_retries(sink.open, self._retry, f"opening {sink.name}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, TypeGuard
 
 
 DEFAULT_WINDOW_S = 24 * 3600.0  # settings.state_window_s
@@ -39,7 +39,7 @@ class WindowedState(MutableMapping[str, Any]):
         self._clock = clock
         self._next_sweep = clock() + window_s / 10
 
-    def _live(self, stored: Any) -> bool:
+    def _live(self, stored: Any) -> TypeGuard[list[Any]]:
         return isinstance(stored, list) and len(stored) == 2 \
             and self._clock() - stored[0] <= self.window_s
 

@@ -14,8 +14,12 @@ from topics.catalogue import Topic
 
 
 class Sink(Protocol):
-    name: str
-    topics: tuple[Topic, ...]
+    # Read-only, so a sink may declare the precise topics it reads (Topic[TrialCompleted]).
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def topics(self) -> tuple[Topic, ...]: ...
 
     async def open(self) -> None: ...
 

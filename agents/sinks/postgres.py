@@ -14,7 +14,7 @@ import asyncpg
 from agents.patterns.learning import outcomes_from_analysis
 from agents.runtime.failures import ServiceNotReady
 from agents.sinks.migrate import migrate
-from schemas.events import AnalysisReady, Event, Owned, PromptSubmitted, VariationGenerated
+from schemas.events import AnalysisReady, Event, PromptSubmitted, VariationGenerated
 from topics.catalogue import ANALYSIS_READY, PROMPT_SUBMITTED, VARIATION_GENERATED, Topic
 
 INSERT_OPTIMIZATION = """
@@ -190,7 +190,8 @@ async def _write_analysis(conn: asyncpg.Connection, event: AnalysisReady) -> Non
     ])
 
 
-async def _owner(conn: asyncpg.Connection, event: Owned) -> tuple[str | None, str | None]:
+async def _owner(conn: asyncpg.Connection, event: VariationGenerated | AnalysisReady
+                 ) -> tuple[str | None, str | None]:
     """Whose work a row of this experiment is: its optimization's owner (set from the
     submission, which the API stamps) wins over what a later event says, so every row of
     an experiment is scoped to the same team; the event's owner when there is no parent."""

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from promptopt.settings import get_settings
+
+if TYPE_CHECKING:
+    from agents.sinks.contract import Sink
 
 app = typer.Typer(add_completion=False)
 log = logging.getLogger("promptopt.worker")
@@ -96,7 +100,7 @@ def _run_one(settings, roles: list[str], with_sinks: bool) -> None:
     from topics.admin import ensure_topics
 
     agents = [a for a in all_agents() if not roles or a.name in roles]
-    sink_list = []
+    sink_list: list[Sink] = []
     if with_sinks:
         from agents.sinks.mongo import MongoSink
         from agents.sinks.postgres import PostgresSink
