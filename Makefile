@@ -1,4 +1,4 @@
-.PHONY: install up down test run unit integration e2e bench lint
+.PHONY: install up down test run unit integration e2e bench lint types
 
 PYTHON ?= python
 # Re-install only when the dependencies change (the stamp lives with the other local state).
@@ -21,9 +21,10 @@ up:
 down:
 	bash infra/down.sh
 
-# Unit tests first: they need no server, and they give the new topics time to settle.
-# Browser tests last (tests/e2e: Debian's chromium, screenshots in .artifacts/).
-test: install up
+# Lint and types first (seconds), then unit tests: they need no server, and they give the new
+# topics time to settle. Browser tests last (tests/e2e: Debian's chromium, screenshots in
+# .artifacts/).
+test: install up lint types
 	$(PYTHON) -m pytest -q tests/unit tests/integration tests/e2e
 
 unit: install
@@ -35,5 +36,9 @@ integration: install up
 e2e: install up
 	$(PYTHON) -m pytest -q tests/e2e
 
-lint:
+lint: install
 	$(PYTHON) -m ruff check .
+
+# Configuration in pyproject.toml ([tool.mypy]).
+types: install
+	$(PYTHON) -m mypy agents schemas topics api promptopt benchmarks

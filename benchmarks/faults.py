@@ -135,8 +135,9 @@ class Bench:
     async def trials_stored(self, ids: list[str]) -> int:
         from pymongo import AsyncMongoClient
 
-        client = AsyncMongoClient(self.stack.settings().mongo_uri,
-                                  serverSelectionTimeoutMS=3000)
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            self.stack.settings().mongo_uri,
+            serverSelectionTimeoutMS=3000)
         try:
             return await client.promptopt.trial_results.count_documents(
                 {"experiment_id": {"$in": ids}})
@@ -236,10 +237,12 @@ class Bench:
         from topics.reader import open_reader
 
         consumer = await open_reader(self.stack.bootstrap, DEAD_LETTER.name)
-        records = []
+        records: list[Any] = []
         try:
             ends = await consumer.end_offsets(list(consumer.assignment()))
-            while any(await consumer.position(tp) < end for tp, end in ends.items()):
+            want = sum(ends.values())
+            deadline = time.monotonic() + 30
+            while len(records) < want and time.monotonic() < deadline:
                 for batch in (await consumer.getmany(timeout_ms=1000)).values():
                     records += [decode(DEAD_LETTER, r.value) for r in batch]
         finally:
@@ -258,10 +261,11 @@ class Bench:
 
         finals = await self.finals(ids)
         settings = self.stack.settings()
-        mongo = AsyncMongoClient(settings.mongo_uri, serverSelectionTimeoutMS=10_000)
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            settings.mongo_uri, serverSelectionTimeoutMS=10_000)
         conn = await asyncpg.connect(settings.postgres_dsn)
         planned = self.planned_per_experiment * len(ids)
-        figures = {"fault": name, "planned_trials": planned, "final_trials": 0,
+        figures: dict[str, Any] = {"fault": name, "planned_trials": planned, "final_trials": 0,
                    "mongo_documents": 0, "postgres_rows": 0, "duplicates": 0, "lost": 0,
                    "cost_agrees": True}
         try:
