@@ -80,7 +80,7 @@ def uses_simulator(spec: ExperimentSpec, settings: Settings) -> bool:
 def plan_check(spec: ExperimentSpec) -> PlanCheck:
     """Can the planned trials detect spec.analysis.min_effect? (Before spending anything.)"""
     analysis = spec.analysis
-    per_variation = len(spec.test_cases) * len(spec.models) * analysis.repetitions
+    per_variation = spec.cells(spec.control_models)
     return check_plan(per_variation, analysis.min_effect, alpha=analysis.alpha,
                       power=analysis.power, metric=analysis.metric)
 

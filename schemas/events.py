@@ -81,11 +81,9 @@ class VariationGenerated(Owned):
         "spec.budget.max_trials minus this many"))
 
     def planned_trials(self) -> int:
-        """Trials the round plans: each variation x its models x test case x repetition."""
-        spec = self.spec
-        per_model = len(spec.test_cases) * spec.analysis.repetitions
-        return sum(per_model * sum(1 for m in spec.models if v.runs_on(m))
-                   for v in self.variations)
+        """Trials the round plans: the cells each variation runs (test case x model x
+        repetition where both it and the test case run on the model)."""
+        return sum(self.spec.cells(v.models) for v in self.variations)
 
     def trials_allowed(self) -> int:
         """Of planned_trials(), how many the trials budget still allows."""

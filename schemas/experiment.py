@@ -128,6 +128,12 @@ class ModelSpec(Record):
         return self.label or self.key
 
 
+def names_model(names: tuple[str, ...], model: ModelSpec) -> bool:
+    """Whether a `models` list (a prompt's, a test case's) names `model`: by its id, its key
+    (one of two same-id models) or its label. An empty list names every model."""
+    return not names or bool({model.id, model.key, model.label} & set(names))
+
+
 class Assertion(Record):
     type: str = Field(max_length=40,
                       json_schema_extra={"enum": list[JsonValue](sorted(ASSERTION_TYPES))})
@@ -198,6 +204,14 @@ class TestCase(Record):
     # (a chat's last user message) of every trial of this test.
     prefix: LongText | None = None
     suffix: LongText | None = None
+    # promptfoo's per-test `provider` (the test runs on that model only) and `providers`
+    # filter: model ids, keys or labels this test case runs on; empty: every model.
+    models: tuple[Name, ...] = Field(default=(), max_length=50,
+                                     description="model ids, keys or labels it runs on; "
+                                                 "empty: all")
+
+    def runs_on(self, model: ModelSpec) -> bool:
+        return names_model(self.models, model)
 
     def all_assertions(self) -> tuple[Assertion, ...]:
         if self.expected is None:
@@ -300,13 +314,21 @@ class ExperimentSpec(Record):
     # process settings decide, and without any the optimizer uses pattern rewrites only.
     optimizer_model: ModelSpec | None = None
 
+    def cells(self, prompt_models: tuple[str, ...] = ()) -> int:
+        """The trials of one prompt that runs on `prompt_models` (empty: every model) in one
+        round: the cells (test case x model x repetition) where both it and the test case
+        run on the model."""
+        runs = sum(1 for t in self.test_cases for m in self.models
+                   if t.runs_on(m) and names_model(prompt_models, m))
+        return runs * self.analysis.repetitions
+
     def trials_planned(self) -> int:
-        """Trials over every round if all were run, an upper bound: prompts (control, the
-        user's arms, the optimizer's candidates) x models x test cases x repetitions x
-        rounds."""
-        prompts = 1 + len(self.arms) + self.n_variations
-        return (prompts * len(self.models) * len(self.test_cases)
-                * self.analysis.repetitions * self.max_rounds)
+        """Trials over every round if all were run, an upper bound: the cells of each prompt
+        (control, the user's arms, the optimizer's candidates, which run where the control
+        runs) x rounds."""
+        per_round = ((1 + self.n_variations) * self.cells(self.control_models)
+                     + sum(self.cells(a.models) for a in self.arms))
+        return per_round * self.max_rounds
 
     @model_validator(mode="after")
     def _unique_test_ids(self) -> ExperimentSpec:
@@ -325,6 +347,16 @@ class ExperimentSpec(Record):
             unknown = sorted(set(models) - known)
             if unknown:
                 raise ValueError(f"a prompt names models the experiment lacks: {unknown}")
+        for test in self.test_cases:
+            unknown = sorted(set(test.models) - known)
+            if unknown:
+                raise ValueError(f"test case {test.id!r} names models the experiment lacks: "
+                                 f"{unknown}")
+            prompts = (self.control_models, *(a.models for a in self.arms))
+            if not any(test.runs_on(m) and names_model(p, m) for m in self.models
+                       for p in prompts):
+                raise ValueError(f"test case {test.id!r}: no prompt runs on its models "
+                                 f"({', '.join(test.models)})")
         return self
 
 
@@ -345,7 +377,7 @@ class Variation(Record):
     def runs_on(self, model: ModelSpec) -> bool:
         """promptfoo's per-provider prompts: a variation naming models runs only on those (by
         id, by the key of one of two same-id models, or by label)."""
-        return not self.models or bool({model.id, model.key, model.label} & set(self.models))
+        return names_model(self.models, model)
 
 
 class VariationRef(Record):

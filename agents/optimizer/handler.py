@@ -90,7 +90,7 @@ async def next_round(event: AnalysisReady, ctx: StepContext) -> list[Emit]:
         for v in memory.variations
     ]
     best = measured_best(event)
-    per_variation = len(spec.test_cases) * len(spec.models) * spec.analysis.repetitions
+    per_variation = spec.cells(spec.control_models)
     memory = Memory(spec, memory.round, memory.variations, history,
                     memory.trials_used, memory.cost_usd + event.cost_usd)
     decision = decide_next_round(memory, event, best, per_variation)

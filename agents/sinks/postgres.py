@@ -143,7 +143,7 @@ async def _write_variations(conn: asyncpg.Connection, event: VariationGenerated)
         INSERT_TEST, ab_test_id(event.experiment_id, event.round), event.experiment_id,
         event.round, analysis.metric, analysis.alpha, analysis.correction, event.occurred_at,
         team_id, user_id, event.spec.name, event.spec.description,
-        len(event.spec.test_cases) * len(event.spec.models) * analysis.repetitions,
+        event.spec.cells(event.spec.control_models),
     )
     await conn.execute(MARK_RUNNING, event.experiment_id)
 

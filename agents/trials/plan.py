@@ -1,5 +1,7 @@
 """Which trials a round of variations needs: every variation x model x test case x
-repetition, with deterministic ids, cut at the experiment's max_trials budget."""
+repetition where both the variation and the test case run on the model (promptfoo's
+per-provider prompts and per-test providers), with deterministic ids, cut at the
+experiment's max_trials budget."""
 
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ def plan_round(event: VariationGenerated) -> list[PlannedTrial]:
         for rep in range(spec.analysis.repetitions)
         for tc in spec.test_cases
         for m in spec.models
+        if tc.runs_on(m)
         for v in event.variations
         if runs_on(v, m)
     ]
@@ -85,19 +88,20 @@ def round_analysis(event: VariationGenerated) -> AnalysisConfig:
 
 def planned_pairs(event: VariationGenerated) -> int | None:
     """The most pairs any variation gets with the control if every trial succeeds: cells
-    (test case x model x repetition) both run. The group-sequential looks are fractions of
-    it; trials a budget cuts end the round at a final look before the last planned one."""
+    (test case x model x repetition) both run (a test case on some models only has cells
+    on those). The group-sequential looks are fractions of it; trials a budget cuts end
+    the round at a final look before the last planned one."""
     spec = event.spec
     control = next((v for v in event.variations if v.is_control), None)
     if control is None:
         return None
 
-    def models(v: Variation) -> set[str]:
-        return {m.key for m in spec.models if runs_on(v, m)}
+    def shared(v: Variation) -> int:
+        return sum(1 for tc in spec.test_cases for m in spec.models
+                   if tc.runs_on(m) and runs_on(v, m) and runs_on(control, m))
 
-    shared = max((len(models(v) & models(control)) for v in event.variations
-                  if not v.is_control), default=0)
-    pairs = shared * len(spec.test_cases) * spec.analysis.repetitions
+    most = max((shared(v) for v in event.variations if not v.is_control), default=0)
+    pairs = most * spec.analysis.repetitions
     return pairs or None
 
 

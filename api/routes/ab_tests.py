@@ -74,8 +74,8 @@ SECONDS_PER_TRIAL_CALL = 1.0
 
 
 def planned_sample(spec: Any, n_variations: int) -> dict[str, int]:
-    """Trials per variation and in all (every test case x model x repetition)."""
-    per_variation = len(spec.test_cases) * len(spec.models) * spec.analysis.repetitions
+    """Trials per variation and in all (the cells it runs: test case x model x repetition)."""
+    per_variation = spec.cells(spec.control_models)
     return {"per_variation": per_variation, "variations": n_variations,
             "total": per_variation * n_variations}
 

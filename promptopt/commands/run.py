@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agents.trials.plan import runs_on
+from agents.trials.plan import plan_round
 from promptopt.embedded import RunResult, plan_check, run_experiment
 from promptopt.experiment_file import ExperimentFileError, experiment_id_for, read_experiment
 from promptopt.outputs import OutputError, check_paths, write_outputs
@@ -124,9 +124,7 @@ def _run_with_progress(spec: ExperimentSpec, exp_id: str, err: Console, sim: obj
 
         def on_event(topic: Topic, event: Event) -> None:
             if isinstance(event, VariationGenerated):
-                planned = sum(1 for v in event.variations for m in spec.models
-                              if runs_on(v, m))
-                planned *= len(spec.test_cases) * spec.analysis.repetitions
+                planned = len(plan_round(event))
                 total = (progress.tasks[0].total or 0) + planned
                 progress.update(bar, description=f"round {event.round} trials", total=total)
             elif isinstance(event, TrialCompleted):

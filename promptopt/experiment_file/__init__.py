@@ -33,7 +33,14 @@ from promptopt.experiment_file.checks import (
 )
 from promptopt.experiment_file.files import Files
 from promptopt.experiment_file.prompts import PromptEntry, read_prompts
-from promptopt.experiment_file.providers import ProviderEntry, read_models, read_providers
+from promptopt.experiment_file import test_providers
+from promptopt.experiment_file.providers import (
+    ProviderEntry,
+    read_models,
+    read_providers,
+    spec_key,
+    unique,
+)
 from promptopt.experiment_file.tests import read_tests
 from promptopt.yaml_text import read_yaml
 from schemas.experiment import ExperimentSpec
@@ -127,12 +134,15 @@ def build_spec(raw: dict[str, Any], files: Files, notes: Notes) -> ExperimentSpe
     check_keys(raw, "config", supported=PROMPTFOO_KEYS | OWN_KEYS, ignored=IGNORED_KEYS,
                refused=REFUSED_KEYS, notes=notes)
     prompts = _prompts(raw, files)
-    entries = _models(raw)
-    _assign_models(prompts, entries)
+    listed = _models(raw)
     evaluate = expect_mapping(raw.get("evaluateOptions") or {}, "evaluateOptions")
     check_keys(evaluate, "evaluateOptions", supported=EVALUATE_KEYS, ignored=EVALUATE_IGNORED,
                notes=notes)
     tests = read_tests(raw.get("tests"), raw.get("defaultTest"), files, notes)
+    test_only, chosen = test_providers.resolve(tests, listed)
+    entries = unique([*listed, *test_only]) if test_only else listed
+    _assign_models(prompts, entries)
+    test_providers.set_models(tests, chosen, listed, test_only)
     if raw.get("tests") is None:
         notes.warn("no tests: each prompt runs once without vars and without assertions")
     analysis = {k: raw[k] for k in ("metric", "alpha", "power", "min_effect", "design",
@@ -208,16 +218,11 @@ def _assign_models(prompts: list[PromptEntry], entries: list[ProviderEntry]) -> 
                 raise ExperimentFileError(f"{entry.where}.prompts: no prompt is labelled "
                                           f"{pattern!r}{suggestion(pattern, labels)}")
     for prompt in prompts:
-        runs = [_key(e.spec) for e in entries if e.prompts is None
+        runs = [spec_key(e.spec) for e in entries if e.prompts is None
                 or any(_label_matches(pat, prompt.label) for pat in e.prompts)]
         if not runs:
             raise ExperimentFileError(f"prompt {prompt.label!r}: no provider runs it")
         prompt.models = [] if len(runs) == len(entries) else runs
-
-
-def _key(spec: dict[str, Any]) -> str:
-    """ModelSpec.key of an entry not yet validated."""
-    return f"{spec['id']}#{spec['variant']}" if spec.get("variant") else spec["id"]
 
 
 def _label_matches(pattern: str, label: str) -> bool:

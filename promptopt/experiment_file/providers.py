@@ -115,20 +115,24 @@ def unique(entries: list[ProviderEntry]) -> list[ProviderEntry]:
         copies = [e for e in entries if e.spec["id"] == model_id]
         if len(copies) < 2:
             continue
-        fingerprints = [_fingerprint(e.spec) for e in copies]
+        fingerprints = [fingerprint(e.spec) for e in copies]
         if len(set(fingerprints)) < len(copies):
             raise ExperimentFileError(
                 f"providers: {model_id} is listed twice with the same options; give each "
                 "copy different options (a temperature, a max_tokens, ...) or list it once")
         labels = [_slug(e.spec["label"]) if e.spec.get("label") else None for e in copies]
-        for entry, label, fingerprint in zip(copies, labels, fingerprints, strict=True):
+        for entry, label, digest in zip(copies, labels, fingerprints, strict=True):
             # its label when no other copy has the same, else its options' fingerprint
-            entry.spec["variant"] = label if label and labels.count(label) == 1 \
-                else fingerprint
+            entry.spec["variant"] = label if label and labels.count(label) == 1 else digest
     return entries
 
 
-def _fingerprint(spec: dict[str, Any]) -> str:
+def spec_key(spec: dict[str, Any]) -> str:
+    """ModelSpec.key of an entry not yet validated."""
+    return f"{spec['id']}#{spec['variant']}" if spec.get("variant") else spec["id"]
+
+
+def fingerprint(spec: dict[str, Any]) -> str:
     """The options of a model entry (its label apart), as a short stable digest."""
     options = {k: v for k, v in spec.items() if k not in ("id", "label", "variant")}
     return hashlib.sha256(json.dumps(options, sort_keys=True, default=str).encode()

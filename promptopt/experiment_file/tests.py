@@ -26,10 +26,8 @@ from promptopt.experiment_file.checks import (
 from promptopt.experiment_file.files import Files, is_ref
 
 TEST_KEYS = {"description", "vars", "assert", "options", "threshold", "metadata", "id",
-             "expected"}
+             "expected", "provider", "providers"}
 TEST_REFUSED = {
-    "provider": "a per-test provider (list the model under providers)",
-    "providers": "per-test provider filters",
     "providerOutput": "fixed provider outputs",
     "assertScoringFunction": "custom scoring functions",
     "prompts": "per-test prompt filters",
@@ -42,6 +40,9 @@ OPTION_REFUSED = {"storeOutputAs": "storeOutputAs", "transformVars": "transformV
 CSV_SPECIAL = ("expected", "description", "threshold", "metric", "metadata", "prefix",
                "suffix", "providerOutput", "config")
 MAX_TEST_CASES = 10_000
+# Keys of a test case dict that hold its per-test `provider` and `providers` as written.
+PROVIDER = "__provider"
+FILTER = "__providers"
 
 
 def read_tests(raw: Any, default: Any, files: Files, notes: Notes) -> list[dict[str, Any]]:
@@ -189,6 +190,15 @@ def _test_cases(test: dict[str, Any], default: dict[str, Any], where: str, files
                 case[key] = options[key]
         if metadata:
             case["metadata"] = metadata
+        # Resolved against the experiment's providers once every test is read
+        # (promptopt.experiment_file.test_models): popped before validation.
+        provider = test.get("provider", default.get("provider"))
+        if provider is not None:
+            case[PROVIDER] = (provider, f"{where}.provider")
+        filters = test.get("providers", default.get("providers"))
+        if filters is not None:
+            case[FILTER] = ([str(p) for p in expect_list(filters, f"{where}.providers")],
+                            f"{where}.providers")
         for j, a in enumerate(asserts):
             check_assertion(a, combo, f"{where}.assert.{j}" if j >= len(
                 default.get("assert") or []) else f"defaultTest.assert.{j} (in {where})")

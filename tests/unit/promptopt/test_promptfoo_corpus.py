@@ -58,7 +58,7 @@ async def test_each_config_runs_end_to_end(name):
             if isinstance(value, dict):
                 assert {k: actual[k] for k in value} == value
             else:
-                assert actual == value
+                assert (list(actual) if isinstance(actual, tuple) else actual) == value
     if "by_model" in expect:  # per-model statistics, one entry per model (and variant)
         for analysis in result.finals():
             for arm in analysis.variations:

@@ -281,3 +281,19 @@ async def test_the_plan_size_the_optimizer_budgets_with_is_the_plan_fan_out_make
     event = event.model_copy(update={"spec": spec,
                                      "variations": (event.variations[0], narrow)})
     assert event.planned_trials() == len(plan_round(event)) == 3 * 2 + 3
+
+
+async def test_a_test_case_on_some_models_runs_there_only_and_the_count_stays_exact():
+    event = round_event(n_cases=3, models=("sim/small", "sim/large"))
+    cases = (event.spec.test_cases[0].model_copy(update={"models": ("sim/small",)}),
+             *event.spec.test_cases[1:])
+    event = event.model_copy(update={"spec": event.spec.model_copy(
+        update={"test_cases": cases})})
+    emits = await fan_out(event, StepContext(state={}, shared={}))
+    ran = Counter((e.event.trial.test_case.id, e.event.trial.model.id) for e in emits)
+    assert ran == {("tc0", "sim/small"): 2, ("tc1", "sim/small"): 2, ("tc1", "sim/large"): 2,
+                   ("tc2", "sim/small"): 2, ("tc2", "sim/large"): 2}
+    # the round ends when this many have reported; the looks are fractions of these pairs
+    assert {e.event.trial.expected_trials for e in emits} == {10}
+    assert {e.event.trial.analysis.planned_pairs for e in emits} == {5}
+    assert event.spec.cells() == 5 and event.planned_trials() == 10
