@@ -11,7 +11,13 @@ from api.auth import require_user
 from api.envelope import COMMON_ERRORS, ApiError, envelope, errors
 from api.experiment_policy import within_limits
 from api.routes import API_PREFIX
-from api.routes.optimize_now import OptimizeNow, is_synchronous, optimize_now, parse
+from api.routes.optimize_now import (
+    OptimizeNow,
+    is_synchronous,
+    optimize_now,
+    parse,
+    team_key,
+)
 from api.spec_body import invalid, new_experiment_id, spec_from_body
 from api.store import User
 from schemas.events import Owned, PromptSubmitted
@@ -88,9 +94,9 @@ async def run_optimization(
     prompt, on your test cases and models: what POST /test/create answers (201)."""
     from api.routes.ab_tests import create_from_body
 
-    found = await request.app.state.optimizations.get(optimization_id)
-    # A team's prompt is its own: another team's result is as unknown as a missing one.
-    if found is None or (user.scope is not None and found.get("team_id") != user.scope):
+    # By the caller's team's key: another team's result is never fetched, only missed.
+    found = await request.app.state.optimizations.get(team_key(user.team_id, optimization_id))
+    if found is None:
         raise ApiError(404, f"optimization {optimization_id!r} not found (or expired: results "
                             "are kept for a while; POST /api/v1/optimize again)")
     body = dict(body)

@@ -3,10 +3,15 @@
 variations ranked, each with rationale and predictions, in the seeds' fields
 (optimized_variations, improvements, confidence_score, expected_improvement) beside ours.
 
-The result is kept in the shared cache (Redis, promptopt.redis_cache) under a hash of the
-request and the caller's team, for optimization_cache_ttl_s: the same request again is
-answered from it (meta.cached), and POST /api/v1/optimize/{optimization_id}/run turns it
-into an A/B test of the ranked variations on the caller's test cases and models.
+The result is kept in the shared cache (Redis, promptopt.redis_cache) for
+optimization_cache_ttl_s, under a key with the caller's team in it (team_key): the same
+request again is answered from it (meta.cached), and POST /api/v1/optimize/{optimization_id}/run
+turns it into an A/B test of the ranked variations on the caller's test cases and models.
+Every read goes by that key, so another team's id is a key that does not exist: the same
+404 on the same path as an id nobody made, and no other team's result is ever fetched into
+the process (as the PostgreSQL and MongoDB reads put the team in the query, api/store.py).
+An admin's lookup is by the admin's own team too: the test it creates is the admin's team's,
+and a cached prompt is not "work" an admin oversees (the experiments are, in PostgreSQL).
 
 A body with test_cases (an ExperimentSpec) or a config is the asynchronous experiment, as
 before (202): see api.routes.optimize.
@@ -74,6 +79,11 @@ def optimization_id(request: OptimizeNow, team_id: str | None) -> str:
     return "opt-" + hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
 
+def team_key(team_id: str, oid: str) -> str:
+    """The shared cache's key of `team_id`'s optimization `oid`."""
+    return f"team:{team_id}:{oid}"
+
+
 def seeds_fields(ranked: dict[str, Any]) -> dict[str, Any]:
     """optimized_variations, improvements, confidence_score, expected_improvement from the
     ranked result (ours stays beside them)."""
@@ -112,7 +122,7 @@ async def optimize_now(request: Any, body: OptimizeNow, user: Any) -> tuple[dict
 
     app = request.app.state
     oid = optimization_id(body, user.team_id)
-    cached = await app.optimizations.get(oid)
+    cached = await app.optimizations.get(team_key(user.team_id, oid))
     if cached is not None:
         return cached, True
     system, domain = body.resolved()
@@ -131,5 +141,5 @@ async def optimize_now(request: Any, body: OptimizeNow, user: Any) -> tuple[dict
     data = {"optimization_id": oid, "status": "completed", **seeds_fields(ranked),
             **ranked, "request": body.model_dump(mode="json"), "team_id": user.team_id,
             "links": {"run": f"/api/v1/optimize/{oid}/run"}}
-    await app.optimizations.set(oid, data)
+    await app.optimizations.set(team_key(user.team_id, oid), data)
     return data, False

@@ -68,5 +68,6 @@ async def stream_experiment(request: Request, experiment_id: str = EXPERIMENT_ID
     """One experiment's analyses; 404 unless it is the caller's team's."""
     if await request.app.state.store.experiment(experiment_id, user.scope) is None:
         raise unknown_experiment(experiment_id)
-    # The owner was checked by query just now; its analyses need no second filter.
-    return await open_stream(request, experiment_id, None)
+    # The owner was checked by query just now; the feed filters by the team as well, so
+    # an id reused by another team's events on the topic shows nothing of theirs.
+    return await open_stream(request, experiment_id, user.scope)

@@ -190,3 +190,82 @@ async def test_a_revoked_key_or_token_stops_working_at_once_on_every_process(
     moved = cli("move-user", "--email", created["email"], "--team", f"{team}-b",
                 "--create-team")
     assert moved["team"] == f"{team}-b"
+
+
+def same_answer(foreign: httpx.Response, missing: httpx.Response, ids: tuple[str, str]) -> bool:
+    """The two 404s say the same, but for the id each asked about."""
+    def said(response: httpx.Response, asked: str) -> tuple[int, str, str]:
+        error = response.json()["error"]
+        return response.status_code, error["code"], error["message"].replace(asked, "ID")
+    return said(foreign, ids[0]) == said(missing, ids[1])
+
+
+async def redis_gets(monitor, sentinel: str) -> list[str]:
+    """The keys GET was called with, as Redis saw them, up to the sentinel's GET."""
+    keys: list[str] = []
+    async with asyncio.timeout(30):
+        while True:
+            command = (await monitor.next_command())["command"]
+            if command.startswith("GET "):
+                if command == f"GET {sentinel}":
+                    return keys
+                keys.append(command[4:])
+
+
+async def test_another_teams_id_is_the_same_404_as_a_missing_one_on_every_read(
+        two_apis, settings):
+    # Regression: /optimize/{id}/run fetched the cached result from Redis by id alone and
+    # then compared its team, so Alice's prompt was loaded into Bob's request and "not
+    # yours" took another path than "not there". Every read by id now has the team in its
+    # key (Redis) or its WHERE/filter (PostgreSQL, MongoDB).
+    import redis.asyncio as aioredis
+
+    api_1, api_2 = two_apis
+    run = uuid.uuid4().hex[:8]
+    alice = await new_user(settings.postgres_dsn, f"alpha-{run}")
+    bob = await new_user(settings.postgres_dsn, f"beta-{run}")
+    async with httpx.AsyncClient(timeout=60) as http:
+        accepted = await http.post(f"{api_1}/api/v1/optimize", json=spec(),
+                                   headers=alice["headers"])
+        assert accepted.status_code == 202, accepted.text
+        eid = accepted.json()["data"]["experiment_id"]
+        optimized = await http.post(f"{api_1}/api/v1/optimize", headers=alice["headers"],
+                                    json={"prompt": f"Summarize this support ticket {run}"})
+        assert optimized.status_code == 200, optimized.text
+        oid = optimized.json()["data"]["optimization_id"]
+        missing_eid, missing_oid = f"tenancy-{uuid.uuid4().hex[:12]}", f"opt-{'0' * 24}"
+
+        for method, path in (("GET", "/api/v1/test/{}/results"),
+                             ("GET", "/api/v1/test/{}/trials"),
+                             ("POST", "/api/v1/test/{}/stop"),
+                             ("GET", "/api/v1/stream/{}")):
+            foreign = await http.request(method, api_2 + path.format(eid),
+                                         headers=bob["headers"])
+            missing = await http.request(method, api_2 + path.format(missing_eid),
+                                         headers=bob["headers"])
+            assert foreign.status_code == 404, (path, foreign.text)
+            assert same_answer(foreign, missing, (eid, missing_eid)), (foreign.text,
+                                                                      missing.text)
+
+        run_body = {"test_cases": spec()["test_cases"], "models": [{"id": "sim/small"}]}
+        watcher = aioredis.from_url(settings.redis_url)
+        try:
+            async with watcher.monitor() as monitor:
+                sentinel = f"tenancy-sentinel-{run}"
+                foreign = await http.post(f"{api_2}/api/v1/optimize/{oid}/run", json=run_body,
+                                          headers=bob["headers"])
+                missing = await http.post(f"{api_2}/api/v1/optimize/{missing_oid}/run",
+                                          json=run_body, headers=bob["headers"])
+                await watcher.get(sentinel)
+                keys = await redis_gets(monitor, sentinel)
+        finally:
+            await watcher.aclose()
+        assert foreign.status_code == 404 and same_answer(foreign, missing, (oid, missing_oid))
+        # Bob's process asked Redis for Bob's team's keys only, so Alice's never came back.
+        bobs = f"team:{bob['team_id']}:"
+        assert [k.strip('"').split(":optimization:", 1)[1] for k in keys] == [
+            bobs + oid, bobs + missing_oid], keys
+        # Alice's own result runs from the other process (the key is shared, not local).
+        mine = await http.post(f"{api_2}/api/v1/optimize/{oid}/run", json=run_body,
+                               headers=alice["headers"])
+        assert mine.status_code == 201, mine.text

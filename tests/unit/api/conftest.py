@@ -137,9 +137,12 @@ class MemoryCache:
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
+        self.reads: list[tuple[str, Any]] = []  # (key, what it answered), in order
 
     async def get(self, key: str) -> Any | None:
-        return self.values.get(key)
+        found = self.values.get(key)
+        self.reads.append((key, found))
+        return found
 
     async def set(self, key: str, value: Any) -> None:
         self.values[key] = json.loads(json.dumps(value, default=str))  # as Redis keeps it
@@ -219,6 +222,7 @@ class Api:
     bob_key: str = OTHER_KEY
     admin_key: str = ADMIN_KEY
     trials: FakeTrialResults = field(default_factory=FakeTrialResults)
+    optimizations: MemoryCache = field(default_factory=MemoryCache)
 
     def auth(self, key: str = KEY) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
@@ -230,12 +234,12 @@ def make_api():
     stack = contextlib.ExitStack()
 
     def make(*, limiter: RateLimiter | None = None, **settings: Any) -> Api:
-        store, bus, trials = FakeStore(), FakeBus(), FakeTrialResults()
+        store, bus, trials, cache = FakeStore(), FakeBus(), FakeTrialResults(), MemoryCache()
         app = create_app(ApiSettings(**settings), core=Settings(), store=store, bus=bus,
-                         optimizations=MemoryCache(), trial_results=trials,
+                         optimizations=cache, trial_results=trials,
                          checks={"kafka": bus.check, "postgres": store.ping}, limiter=limiter)
         client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
-        return Api(client, store, bus, trials=trials)
+        return Api(client, store, bus, trials=trials, optimizations=cache)
 
     with stack:
         yield make

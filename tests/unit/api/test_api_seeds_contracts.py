@@ -95,6 +95,26 @@ def test_running_an_unknown_or_another_teams_optimization_is_404(api):
     assert stolen.status_code == 404 and published(api, "variation-generated") == []
 
 
+def test_another_teams_optimization_is_never_fetched_only_missed(api):
+    # Regression: /optimize/{id}/run fetched the cached result by id alone, then compared
+    # its team: Alice's prompt was loaded into Bob's request, and "not yours" was a second
+    # path beside "not there". Now the team is in the key: Bob reads a key that is not.
+    data = api.client.post("/api/v1/optimize", json=SEEDS_OPTIMIZE,
+                           headers=api.auth()).json()["data"]
+    body = {"test_cases": SEEDS_TEST["test_cases"], "models": [{"id": "sim/small"}]}
+    api.optimizations.reads.clear()
+    stolen = api.client.post(f"/api/v1/optimize/{data['optimization_id']}/run", json=body,
+                             headers=api.auth(api.bob_key))
+    [(key, answer)] = api.optimizations.reads
+    assert key == f"team:{api.bob.team_id}:{data['optimization_id']}" and answer is None
+    missing = api.client.post("/api/v1/optimize/opt-0123456789abcdef/run", json=body,
+                              headers=api.auth(api.bob_key))
+    assert stolen.status_code == missing.status_code == 404
+    assert (stolen.json()["error"]["message"].replace(data["optimization_id"], "ID")
+            == missing.json()["error"]["message"].replace("opt-0123456789abcdef", "ID"))
+    assert all(answer is None for _, answer in api.optimizations.reads)
+
+
 def test_a_seeds_body_with_a_wrong_field_is_a_422_naming_it(api):
     bad = {**SEEDS_OPTIMIZE, "optimization_goals": ["virality"]}
     response = api.client.post("/api/v1/optimize", json=bad, headers=api.auth())
