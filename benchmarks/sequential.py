@@ -266,48 +266,123 @@ def _gs_stopping(rng: np.random.Generator, streams: int, fixed_n: float, delta: 
     - at 80 % power on this family: discrete differences cost the t test power (the fixed
       test on power.t.test's n has less than 80 % here), so the smallest fixed n and the
       smallest maximum sample with >= 80 % simulated power, on common random numbers, and
-      the ratio of the design's mean stop to that fixed n."""
+      the ratio of the design's mean stop to that fixed n.
+
+    Monte-Carlo error: the first ratio's SE is the SD of the stopping sample over sqrt(streams)
+    (its denominator is fixed); the second's two sample sizes are themselves picked from
+    simulated power curves, so its SE comes from GS_BATCHES independent batches (batch means:
+    the SD of the batches' ratios over sqrt(batches))."""
     designed = math.ceil(_gs_plan(1000, looks).design.inflation * fixed_n)
-    longest = designed + 30
+    longest = designed + 40
     x = np.concatenate([_assertion_scores(rng, min(CHUNK, streams - start), longest, delta)
                         for start in range(0, streams, CHUNK)])
-
-    def group(planned: int) -> tuple[float, float, LookPlan]:
-        plan = _gs_plan(planned, looks)
-        at, outcome = _gs_outcomes(_gs_paired(x[:, :planned], plan)["z"], plan, futility=True)
-        return float(np.asarray(plan.counts)[at].mean()), float((outcome == 1).mean()), plan
-
-    def fixed_power(n: int) -> float:
-        y = x[:, :n]
-        t = y.mean(axis=1) / (y.std(axis=1, ddof=1) / math.sqrt(n))
-        return float((t > sps.t.isf(ALPHA / 2, n - 1)).mean())
-
-    mean_stop, power, plan = group(designed)
-    fixed_80 = next(n for n in range(math.floor(fixed_n), longest) if fixed_power(n) >= 0.8)
-    planned_80 = next(n for n in range(designed, longest) if group(n)[1] >= 0.8)
-    stop_80, power_80, _ = group(planned_80)
+    counts, outcome, plan = _gs_group(x, designed, looks)
+    stop = np.asarray(plan.counts)[counts]
+    at_80 = _gs_at_80_power(x, fixed_n, designed, looks)
+    batches = [_gs_at_80_power(part, fixed_n, designed, looks)
+               for part in np.array_split(x, GS_BATCHES)]
+    ratios = [b["ratio"] for b in batches if b is not None]
     return {"gs_looks": list(plan.counts), "gs_max_pairs": plan.counts[-1],
             "gs_upper": [round(b, 4) for b in plan.design.upper],
             "gs_futility": [round(b, 4) for b in plan.design.lower],
-            "gs_mean_stop_n": mean_stop, "gs_stop_ratio": mean_stop / fixed_n,
-            "gs_power": power, "fixed_power_at_fixed_n": fixed_power(math.ceil(fixed_n)),
-            "fixed_n_80_simulated": fixed_80, "gs_max_pairs_80": planned_80,
-            "gs_mean_stop_n_80": stop_80, "gs_power_80": power_80,
-            "gs_stop_ratio_80": stop_80 / fixed_80}
+            "gs_streams": int(x.shape[0]),
+            "gs_mean_stop_n": float(stop.mean()), "gs_stop_ratio": float(stop.mean()) / fixed_n,
+            "gs_stop_ratio_se": float(stop.std(ddof=1) / math.sqrt(stop.size)) / fixed_n,
+            "gs_power": float((outcome == 1).mean()),
+            "fixed_power_at_fixed_n": _fixed_power(x, math.ceil(fixed_n)),
+            "fixed_n_80_simulated": at_80 and at_80["fixed_n"],
+            "gs_max_pairs_80": at_80 and at_80["max_pairs"],
+            "gs_mean_stop_n_80": at_80 and at_80["mean_stop"],
+            "gs_power_80": at_80 and at_80["power"],
+            "gs_stop_ratio_80": at_80 and at_80["ratio"],
+            "gs_stop_ratio_80_se": (float(np.std(ratios, ddof=1) / math.sqrt(len(ratios)))
+                                    if len(ratios) > 1 else None)}
+
+
+GS_BATCHES = 8  # batch means for the SE of the ratio at >= 80 % simulated power
+
+
+def _gs_group(x: np.ndarray, planned: int, looks: int
+              ) -> tuple[np.ndarray, np.ndarray, LookPlan]:
+    """Per stream of paired differences x: the look index it stops at and its outcome."""
+    plan = _gs_plan(planned, looks)
+    at, outcome = _gs_outcomes(_gs_paired(x[:, :planned], plan)["z"], plan, futility=True)
+    return at, outcome, plan
+
+
+def _fixed_power(x: np.ndarray, n: int) -> float:
+    """The two-sided paired t test's power on the first n pairs of each stream."""
+    y = x[:, :n]
+    t = y.mean(axis=1) / (y.std(axis=1, ddof=1) / math.sqrt(n))
+    return float((t > sps.t.isf(ALPHA / 2, n - 1)).mean())
+
+
+def _gs_at_80_power(x: np.ndarray, fixed_n: float, designed: int, looks: int
+                    ) -> dict[str, float] | None:
+    """The smallest fixed n and design maximum with >= 80 % power on these streams, and the
+    design's mean stop over that fixed n (None: not reached within the simulated pairs)."""
+    longest = x.shape[1]
+    fixed_80 = next((n for n in range(math.floor(fixed_n) - 10, longest)
+                     if _fixed_power(x, n) >= 0.8), None)
+    for planned in range(designed - 10, longest + 1):
+        at, outcome, plan = _gs_group(x, planned, looks)
+        if (outcome == 1).mean() >= 0.8:
+            break
+    else:
+        return None
+    if fixed_80 is None:
+        return None
+    mean_stop = float(np.asarray(plan.counts)[at].mean())
+    return {"fixed_n": fixed_80, "max_pairs": planned, "mean_stop": mean_stop,
+            "power": float((outcome == 1).mean()), "ratio": mean_stop / fixed_80}
+
+
+def _gs_normal_reference(rng: np.random.Generator, streams: int, fixed_n: float, d: float
+                         ) -> dict[str, float]:
+    """Why the design's ratio on eval scores differs from its normal-theory figure: the same
+    plan on normal differences with the same d, (a) by numerical integration (gsDesign's
+    E{N} at the true drift d sqrt(max pairs)), (b) simulated with the SD known (the z test
+    the theory assumes: this checks the simulation against the integration), (c) simulated
+    with the paired t mapped to z, as the scorer tests. (c) - (b) is what estimating the
+    variance at looks of 20-60 pairs costs; the eval-score figure less (c), discreteness."""
+    designed = math.ceil(_gs_plan(1000).design.inflation * fixed_n)
+    plan = _gs_plan(designed)
+    counts = np.asarray(plan.counts)
+    theory = plan.design.stopping(d * math.sqrt(counts[-1]))
+    out: dict[str, list[np.ndarray]] = {"known_sd": [], "t": []}
+    wins: dict[str, int] = {"known_sd": 0, "t": 0}
+    for start in range(0, streams, CHUNK):
+        y = rng.normal(d, 1.0, (min(CHUNK, streams - start), counts[-1]))
+        for name, z in (("known_sd", np.cumsum(y, axis=1)[:, counts - 1] / np.sqrt(counts)),
+                        ("t", _gs_paired(y, plan)["z"])):
+            at, outcome = _gs_outcomes(z, plan, futility=True)
+            out[name].append(counts[at])
+            wins[name] += int((outcome == 1).sum())
+    result = {"normal_theory_ratio": theory["expected_fraction"] * counts[-1] / fixed_n,
+              "normal_theory_power": theory["power"]}
+    for name, stops in out.items():
+        stop = np.concatenate(stops)
+        result[f"normal_{name}_ratio"] = float(stop.mean()) / fixed_n
+        result[f"normal_{name}_ratio_se"] = float(stop.std(ddof=1) / math.sqrt(stop.size)) / fixed_n
+        result[f"normal_{name}_power"] = wins[name] / stop.size
+    return result
 
 
 def _group_sequential(rng: np.random.Generator, streams: int, stopping: dict) -> dict:
     """The default design (5 looks) in full, and 10 looks' stopping figures beside it."""
-    delta = stopping["effect_delta"]
-    out = _gs_stopping(rng, streams // 2, stopping["fixed_n_80_power"], delta)
-    ten = _gs_stopping(rng, streams // 2, stopping["fixed_n_80_power"], delta, looks=10)
+    delta, fixed_n = stopping["effect_delta"], stopping["fixed_n_80_power"]
+    # The stopping figures are cheap (a cumulative sum per stream): 4x the streams of the
+    # FPR runs, so their Monte-Carlo SE is ~0.0015 of the fixed n.
+    out = _gs_stopping(rng, 4 * streams, fixed_n, delta)
+    ten = _gs_stopping(rng, 4 * streams, fixed_n, delta, looks=10)
+    reference = _gs_normal_reference(rng, 4 * streams, fixed_n, stopping["effect_d"])
     nulls = {}
     for planned in (cast(int, out["gs_max_pairs"]), 1000):
         plan = _gs_plan(planned)
         rows = {name: _gs_null(sampler, rng, streams, plan) for name, sampler in NULLS.items()}
         rows["unpaired_sd3_80_20"] = _gs_unpaired_null(rng, streams, plan)
         nulls[str(planned)] = rows
-    return {**out, "gs_null": nulls,
+    return {**out, "gs_normal_reference": reference, "gs_null": nulls,
             "gs_10_looks": {k.removeprefix("gs_"): v for k, v in ten.items()
                             if k not in ("gs_upper", "gs_futility")}}
 
@@ -350,7 +425,8 @@ def run(quick: bool = False, streams: int | None = None, seed: int = 20240601,
     _say(progress, f"stopping ratio {stopping['stop_ratio']:.3f}")
     group = _group_sequential(rng, n_streams, stopping)
     _say(progress, f"group-sequential stop ratio {group['gs_stop_ratio']:.3f} (power "
-                   f"{group['gs_power']:.3f}); at 80 % power {group['gs_stop_ratio_80']:.3f}")
+                   f"{group['gs_power']:.3f}); at 80 % power "
+                   f"{_num(group['gs_stop_ratio_80'], 3)}")
     engine_runs = 40 if quick else 300
     engine = _engine_fpr(rng, engine_runs, 200)
     return {
@@ -388,22 +464,35 @@ def _print_table(figures: dict, out: TextIO) -> None:
           f"(floor {figures['floor_stop_ratio']:.3f}); power within 3.4 n "
           f"{figures['power_within_3_4_n']:.3f}", file=out)
     print(f"group-sequential ({GS_LOOKS} looks at {figures['gs_looks']} pairs, O'Brien-Fleming-"
-          f"type alpha, HSD(-2) non-binding futility): mean stop {figures['gs_mean_stop_n']:.1f}"
-          f" / fixed n {figures['fixed_n_80_power']:.1f} = {figures['gs_stop_ratio']:.3f}; "
-          f"power {figures['gs_power']:.3f} (the fixed t test's here: "
+          f"type alpha, HSD(-2) non-binding futility; {figures['gs_streams']} streams): mean stop "
+          f"{figures['gs_mean_stop_n']:.1f} / fixed n {figures['fixed_n_80_power']:.1f} = "
+          f"{figures['gs_stop_ratio']:.4f} +- {figures['gs_stop_ratio_se']:.4f} (SE); power "
+          f"{figures['gs_power']:.3f} (the fixed t test's here: "
           f"{figures['fixed_power_at_fixed_n']:.3f})", file=out)
     print(f"  at >= 80 % simulated power: fixed n {figures['fixed_n_80_simulated']}, design max "
-          f"{figures['gs_max_pairs_80']} pairs, mean stop {figures['gs_mean_stop_n_80']:.1f} "
-          f"= {figures['gs_stop_ratio_80']:.3f} (power {figures['gs_power_80']:.3f})", file=out)
+          f"{figures['gs_max_pairs_80']} pairs, mean stop {_num(figures['gs_mean_stop_n_80'], 1)} "
+          f"= {_num(figures['gs_stop_ratio_80'], 4)} +- {_num(figures['gs_stop_ratio_80_se'], 4)}"
+          f" (SE, batch means; power {_num(figures['gs_power_80'], 3)})", file=out)
+    ref = figures["gs_normal_reference"]
+    print(f"  the same plan on normal differences, d {figures['effect_d']:.2f}: normal theory "
+          f"{ref['normal_theory_ratio']:.4f} (power {ref['normal_theory_power']:.3f}); simulated "
+          f"with the SD known {ref['normal_known_sd_ratio']:.4f} +- "
+          f"{ref['normal_known_sd_ratio_se']:.4f}, with the paired t "
+          f"{ref['normal_t_ratio']:.4f} +- {ref['normal_t_ratio_se']:.4f}", file=out)
     ten = figures["gs_10_looks"]
-    print(f"  10 looks: as designed {ten['stop_ratio']:.3f} (power {ten['power']:.3f}); at >= "
-          f"80 % power: max {ten['max_pairs_80']} pairs, mean stop {ten['mean_stop_n_80']:.1f} "
-          f"= {ten['stop_ratio_80']:.3f} (power {ten['power_80']:.3f})", file=out)
+    print(f"  10 looks: as designed {ten['stop_ratio']:.4f} +- {ten['stop_ratio_se']:.4f} (power "
+          f"{ten['power']:.3f}); at >= 80 % power: max {ten['max_pairs_80']} pairs, mean stop "
+          f"{_num(ten['mean_stop_n_80'], 1)} = {_num(ten['stop_ratio_80'], 4)} +- "
+          f"{_num(ten['stop_ratio_80_se'], 4)} (power {_num(ten['power_80'], 3)})", file=out)
     for planned, rows in figures["gs_null"].items():
         print(f"  group-sequential A/A, {planned} planned pairs (futility ignored):", file=out)
         for name, row in rows.items():
             print(f"    {name:24s} FPR {row['fpr']:.4f}  warned {row['warned']:.3f}  "
                   f"FPR unwarned {row['fpr_unwarned']:.4f}", file=out)
+
+
+def _num(x: float | None, digits: int) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
 
 
 def main() -> None:
