@@ -131,20 +131,29 @@ def bayes(ctx: typer.Context) -> None:
 
 @app.command(context_settings=_RAW)
 def sequential(ctx: typer.Context) -> None:
-    """Replay A/B tests through the always-valid engine `promptopt run` uses.
+    """Replay A/B tests through the engine `promptopt run` uses.
 
     FILE.csv [--unpaired] [--metric score|pass] [--alpha A]
+    [--design sequential|group-sequential [--looks K | --fractions 0.3,0.6,1] [--pairs N]
+    [--power P]]
     CSV columns stream,a,b (a = control, b = variant), one row per pair in time order;
     with --unpaired an empty cell means no observation of that arm in that row. One JSON
     line per stream: n, first_rejection (1-based row), decision (b-better | a-better |
-    none), p_always_valid, cs_low, cs_high (for the mean of b - a).
+    none), p_always_valid, cs_low, cs_high (for the mean of b - a). The default design is
+    the always-valid sequence, a look after every pair. --design group-sequential plans K
+    looks (default 5) at fractions of N planned pairs (default: each stream's rows) as the
+    scorer does and stops at the first bound crossed; it adds planned_pairs, looks (z and
+    bounds of each), stopped_at_look, stopped_for (efficacy | harm | futility | null) and
+    the near-normality warnings; cs_low/cs_high are then the repeated CI of the last look.
     """
-    from promptopt.commands.replay import replay_csv
+    from promptopt.commands.replay import replay_csv, replay_group_sequential
 
+    valued = ("--metric", "--alpha", "--design", "--looks", "--fractions", "--pairs",
+              "--power")
     files = [arg for arg in ctx.args if not arg.startswith("--")]
     options = [arg for arg in ctx.args if arg.startswith("--")]
     # A file name may follow a valued option: take the option's value back out of `files`.
-    opts = _options(_pair_values(ctx.args, ("--metric", "--alpha")), ("--metric", "--alpha"),
+    opts = _options(_pair_values(ctx.args, valued), valued,
                     switches=("--unpaired",)) if options else {}
     files = [f for f in files if f not in opts.values()]
     if len(files) != 1:
@@ -153,9 +162,43 @@ def sequential(ctx: typer.Context) -> None:
     if metric not in ("score", "pass"):
         _fail(f"--metric must be score or pass, got {metric!r}")
     level = _probability("--alpha", opts.get("--alpha", "0.05"))
-    lines = _guard(lambda: replay_csv(Path(files[0]), "--unpaired" in opts, metric, level))
+    design = opts.get("--design", "sequential")
+    planning = [f for f in ("--looks", "--fractions", "--pairs", "--power") if f in opts]
+    if design == "sequential":
+        if planning:
+            _fail(f"{planning[0]} plans looks: it needs --design group-sequential")
+        lines = _guard(lambda: replay_csv(Path(files[0]), "--unpaired" in opts, metric, level))
+    elif design == "group-sequential":
+        if "--unpaired" in opts:
+            _fail("--design group-sequential replays paired rows (the scorer pairs by cell); "
+                  "use the default design for unpaired arms")
+        timing = _planned_timing(opts)
+        pairs = _count(opts["--pairs"]) if "--pairs" in opts else None
+        if pairs == 0:
+            _fail("--pairs must be at least 1")
+        power = _probability("--power", opts.get("--power", "0.8"))
+        lines = _guard(lambda: list(replay_group_sequential(
+            Path(files[0]), metric, level, power, timing, pairs)))
+    else:
+        _fail(f"--design must be sequential or group-sequential, got {design!r}")
     for line in lines:
         print(json.dumps(line, allow_nan=False))
+
+
+def _planned_timing(opts: dict[str, str]) -> tuple[float, ...]:
+    """The looks of --looks K or --fractions as information fractions, checked as the
+    experiment's AnalysisConfig checks them."""
+    from pydantic import ValidationError
+
+    from schemas.experiment import AnalysisConfig
+
+    looks: int | tuple[float, ...] = _count(opts.get("--looks", "5"))
+    if "--fractions" in opts:
+        looks = tuple(_number("--fractions", f) for f in opts["--fractions"].split(","))
+    try:
+        return AnalysisConfig(design="group-sequential", looks=looks).timing()
+    except ValidationError as err:
+        _fail(f"--looks/--fractions: {err.errors()[0]['msg']}")
 
 
 @app.command("group-sequential", context_settings=_RAW)
@@ -169,32 +212,23 @@ def group_sequential(ctx: typer.Context) -> None:
     for that power (normal theory: discrete scores need a few percent more, see
     benchmarks/RESULTS.md).
     """
-    from pydantic import ValidationError
-
     from agents.scorer.stats.planned_looks import LookPlan
-    from schemas.experiment import AnalysisConfig
 
     opts = _options(ctx.args, ("--looks", "--fractions", "--pairs", "--alpha", "--power",
                                "--family", "--effect-size"))
     alpha = _probability("--alpha", opts.get("--alpha", "0.05"))
     power = _probability("--power", opts.get("--power", "0.8"))
     family = _count(opts.get("--family", "1"))
-    looks: object = _count(opts.get("--looks", "5"))
-    if "--fractions" in opts:
-        looks = tuple(_number("--fractions", f) for f in opts["--fractions"].split(","))
-    try:
-        config = AnalysisConfig(design="group-sequential", looks=looks)
-    except ValidationError as err:
-        _fail(f"--looks/--fractions: {err.errors()[0]['msg']}")
+    timing = _planned_timing(opts)
     if "--effect-size" in opts:
         d = _number("--effect-size", opts["--effect-size"])
         if d <= 0:
             _fail("--effect-size must be positive")
-        unit = _guard(lambda: LookPlan.make(config.timing(), 10_000, alpha, power, family))
+        unit = _guard(lambda: LookPlan.make(timing, 10_000, alpha, power, family))
         pairs = math.ceil((unit.design.drift / d) ** 2)
     else:
         pairs = _count(opts.get("--pairs", "100"))
-    plan = _guard(lambda: LookPlan.make(config.timing(), pairs, alpha, power, family))
+    plan = _guard(lambda: LookPlan.make(timing, pairs, alpha, power, family))
     design = plan.design
     _print({"planned_pairs": plan.counts[-1], "looks": [
         {"look": k + 1, "pairs": count, "fraction": t, "efficacy_z": upper,

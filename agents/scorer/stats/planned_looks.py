@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy import stats as sps
@@ -69,6 +70,15 @@ class Look:
     @property
     def futile(self) -> bool:
         return self.lower is not None and self.z is not None and self.z < self.lower
+
+    @property
+    def crossed(self) -> Literal["efficacy", "harm", "futility"] | None:
+        """The bound this look's z crossed: the design stops there (futility: may stop)."""
+        if self.efficacy:
+            return "efficacy"
+        if self.harm:
+            return "harm"
+        return "futility" if self.futile else None
 
 
 @dataclass(frozen=True)

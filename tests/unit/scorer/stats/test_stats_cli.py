@@ -181,6 +181,78 @@ def test_sequential_unpaired_blocks_by_arrival_and_names_bad_rows(tmp_path):
     assert result.exit_code == 2 and "0 or 1" in result.stderr
 
 
+def _scorer_stops(a: np.ndarray, b: np.ndarray, planned: int):
+    """The scorer folding the pairs one by one (design group-sequential, one variation):
+    its analysis when it first decides, or its final analysis when the pairs run out."""
+    from agents.scorer.stats import ExperimentStats, Observation
+    from schemas.experiment import AnalysisConfig
+
+    stats = ExperimentStats(AnalysisConfig(design="group-sequential", looks=5, family_size=1,
+                                           planned_pairs=planned))
+    for i, (x, y) in enumerate(zip(a, b, strict=True), 1):
+        stats.fold(Observation(f"a{i}", "a", "a", True, (), f"c{i}", "m", float(x)))
+        stats.fold(Observation(f"b{i}", "b", "b", False, (), f"c{i}", "m", float(y)))
+        summary = stats.analyze(final=False)
+        if summary.decision != "running":
+            return summary
+    return stats.analyze(final=True)
+
+
+def test_sequential_replays_a_group_sequential_plan_as_the_scorer_runs_it(tmp_path):
+    rng = np.random.default_rng(3)
+    q = rng.beta(2.0, 2.0, 100)
+    streams = {  # 4-assertion scores: a lift of 0.2, none, a large loss (harm at look 1: a
+        # smaller one crosses the futility bound first), and a stream cut at 30 pairs
+        "up": (rng.binomial(4, q) / 4, rng.binomial(4, np.clip(q + 0.2, 0, 1)) / 4),
+        "null": (rng.binomial(4, q) / 4, rng.binomial(4, q) / 4),
+        "down": (rng.binomial(4, 0.9, 100) / 4, rng.binomial(4, 0.1, 100) / 4),
+    }
+    streams["short"] = (streams["up"][0][:30], streams["up"][1][:30])
+    csv_file = tmp_path / "gs.csv"
+    csv_file.write_text("stream,a,b\n" + "".join(
+        f"{name},{x},{y}\n" for name, (a, b) in streams.items()
+        for x, y in zip(a, b, strict=True)))
+    lines = lines_of(run("sequential", str(csv_file), "--design", "group-sequential",
+                         "--looks", "5", "--pairs", "100"))
+    out = {line["stream"]: line for line in lines}
+    assert out["up"]["stopped_for"] == "efficacy" and out["up"]["decision"] == "b-better"
+    assert out["null"]["stopped_for"] == "futility" and out["null"]["decision"] == "none"
+    assert out["down"]["stopped_for"] == "harm" and out["down"]["decision"] == "a-better"
+    assert out["short"]["looks"][-1]["final"] and out["short"]["looks"][-1]["pairs"] == 30
+    expected = {"efficacy": "winner", "harm": "control-best", "futility": "futile",
+                None: "inconclusive"}
+    for name, (a, b) in streams.items():
+        line, summary = out[name], _scorer_stops(a, b, 100)
+        look = summary.variations[1].group_sequential
+        assert summary.decision == expected[line["stopped_for"]], name
+        assert [(k["look"], k["pairs"]) for k in line["looks"]][-1] == (look.look, look.pairs)
+        assert line["looks"][-1]["z"] == pytest.approx(look.z, rel=1e-12)
+        assert line["looks"][-1]["efficacy_z"] == pytest.approx(look.efficacy_z, rel=1e-12)
+        assert (line["cs_low"], line["cs_high"]) == pytest.approx(
+            (summary.variations[1].cs_low, summary.variations[1].cs_high), rel=1e-12)
+        if line["decision"] != "none":
+            assert line["first_rejection"] == look.pairs  # the row of the look that crossed
+    # The plan's looks are the scorer's (20, 40, ... pairs), each with its bounds.
+    assert [k["pairs"] for k in out["null"]["looks"]] == [20, 40, 60][:len(out["null"]["looks"])]
+
+
+def test_sequential_refuses_planning_options_without_the_group_sequential_design(tmp_path):
+    csv_file = tmp_path / "ab.csv"
+    csv_file.write_text("stream,a,b\ns,0.1,0.2\ns,0.3,0.5\ns,0.2,0.2\n")
+    result = run("sequential", str(csv_file), "--looks", "3")
+    assert result.exit_code == 2 and "--design group-sequential" in result.stderr
+    result = run("sequential", str(csv_file), "--design", "gs")
+    assert result.exit_code == 2 and "--design must be" in result.stderr
+    result = run("sequential", "--unpaired", str(csv_file), "--design", "group-sequential")
+    assert result.exit_code == 2 and "paired rows" in result.stderr
+    result = run("sequential", str(csv_file), "--design", "group-sequential",
+                 "--fractions", "0.5,0.4,1")
+    assert result.exit_code == 2 and "looks" in result.stderr
+    # Three pairs planned: one look, the final one.
+    [line] = lines_of(run("sequential", str(csv_file), "--design", "group-sequential"))
+    assert line["planned_pairs"] == 3 and [k["pairs"] for k in line["looks"]] == [3]
+
+
 def test_through_the_promptopt_entry_point_errors_stay_one_line(tmp_path):
     # The real lazy command group, as a user runs it.
     done = subprocess.run(
