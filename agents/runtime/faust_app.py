@@ -129,6 +129,7 @@ class _FaustRuntime:
         self.settings = settings
         self.policy = policy
         self.gates: dict[str, asyncio.Event] = {}  # agent or sink name -> set once open
+        self.stall_described = False
         self.progress = Progress(stall_s=settings.health_stall_s)
         self.started = time.monotonic()
         self.consumers: dict[str, list[str]] = defaultdict(list)  # topic -> consumer names
@@ -356,6 +357,13 @@ class _FaustRuntime:
             for p in report["stalled"]:
                 log.warning("stalled: %s on %s[%d], lag %d, nothing finished for %.0fs",
                             p["consumer"], p["topic"], p["partition"], p["lag"], p["idle_s"])
+            if report["stalled"] and not runtime.stall_described:
+                # Once per stall: where the consumer and every task wait, so a stall seen
+                # once in CI can be diagnosed from its log alone.
+                runtime.stall_described = True
+                log.warning("stall state:\n%s", describe_stall(runtime.app))
+            elif not report["stalled"]:
+                runtime.stall_described = False
 
     # -- web -----------------------------------------------------------------------------
 
@@ -406,3 +414,32 @@ class _FaustRuntime:
         async def health(web: Any, request: Any) -> Any:
             body = await runtime.health()
             return web.json(body, status=200 if body["healthy"] else 503)
+
+
+def describe_stall(app: Any) -> str:
+    """The consumer's flow state and the top frames of every task, for the log."""
+    consumer = app.consumer
+    lines = [f"flow: can_resume={consumer.can_resume_flow.is_set()} "
+             f"app_flow_active={app.flow_control.is_active()} "
+             f"paused={sorted(map(str, consumer._paused_partitions))[:20]} "
+             f"active={len(consumer._active_partitions or ())}"]
+    for task in sorted(asyncio.all_tasks(), key=lambda t: t.get_name()):
+        lines.append(f"  {task.get_name()}: {awaiting(task.get_coro())}")
+    return "\n".join(lines)
+
+
+def awaiting(coro: Any, depth: int = 12) -> str:
+    """The await chain of a suspended coroutine, outermost first (Task.get_stack gives only
+    the outermost frame of a suspended coroutine)."""
+    hops = []
+    while coro is not None and depth > 0:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or \
+            getattr(coro, "ag_frame", None)
+        if frame is None:
+            hops.append(type(coro).__name__)
+            break
+        hops.append(f"{frame.f_code.co_qualname}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or \
+            getattr(coro, "ag_await", None)
+        depth -= 1
+    return " -> ".join(hops)

@@ -217,3 +217,12 @@ def start_worker(migrated, session_group, simulator, tmp_path):
         proc.signal(signal.SIGTERM)
     for proc in started:
         proc.stop()
+    for proc in started:
+        # Shown by pytest only when the test failed: a worker's warnings and errors (a
+        # stall's description included) are what a CI log needs to diagnose it.
+        text = proc.log.read_text(errors="replace")
+        notable = [line for line in text.splitlines()
+                   if " WARNING " in line or " ERROR " in line or line.startswith("  ")]
+        if notable:
+            print(f"--- {proc.log.name}: warnings and errors ---", *notable[-200:],
+                  sep="\n", file=sys.stderr)
