@@ -10,7 +10,7 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.bounds import ID_PATTERN
 from schemas.experiment import (
@@ -108,6 +108,11 @@ class TrialSpec(OwnerFields, Record):
     model: ModelSpec
     repetition: int = Field(default=0, ge=0)
     expected_trials: int = Field(ge=1, description="trials planned for this round")
+    # Its cell: the round's trials of this test case x model x repetition, one per
+    # variation that runs there. Comparison assertions (select-best, max-score) wait for
+    # all of them; `cell_position` orders them (promptfoo's output index: ties go first).
+    cell_size: int = Field(default=1, ge=1, le=21, description="trials in this trial's cell")
+    cell_position: int = Field(default=0, ge=0, le=20)
     analysis: AnalysisConfig = AnalysisConfig()
     budget: Budget = Budget()
     domain: str = "general"
@@ -193,6 +198,71 @@ class TrialScored(Event):
     def cost_usd(self) -> float:
         """What this trial cost in all: its call and its judges'."""
         return self.trial.cost_usd + self.judge_cost_usd
+
+
+# What a cell's comparison sees of each answer: capped, so a cell of 21 long answers still
+# fits one event (topics.catalogue.MAX_EVENT_BYTES); a judge reads no more of each anyway.
+CELL_ANSWER_MAX_CHARS = 8_000
+
+
+class AssertionScore(Record):
+    """One top-level assertion's score on one answer (what max-score aggregates)."""
+
+    type: str = Field(max_length=40)
+    score: float
+
+
+class CellAnswer(Record):
+    """One trial of a complete cell, as a comparison sees it."""
+
+    trial_id: str = Field(min_length=1, max_length=200)
+    position: int = Field(ge=0, le=20)
+    response: str | None = Field(default=None, max_length=CELL_ANSWER_MAX_CHARS)
+    scores: tuple[AssertionScore, ...] = Field(default=(), max_length=500)
+
+
+class CellReady(Owned):
+    """Every trial of a cell has been graded on its own: compare them (internal:
+    scorer.gather_cell -> scorer.compare_cell). `answers` holds the trials that answered,
+    in cell order; `size` counts the cell's trials, failed ones included."""
+
+    experiment_id: ExperimentId
+    cell: str = Field(min_length=1, max_length=1_000)
+    size: int = Field(ge=1, le=21)
+    test_case: TestCase
+    answers: tuple[CellAnswer, ...] = Field(default=(), max_length=21)
+
+
+class TrialVerdict(Record):
+    """The comparison outcomes of one trial of a cell (select-best, then max-score)."""
+
+    trial_id: str = Field(min_length=1, max_length=200)
+    outcomes: tuple[AssertionOutcome, ...] = Field(max_length=2)
+    judge_calls: int = Field(default=0, ge=0)
+    judge_cost_usd: float = Field(default=0.0, ge=0)
+    judge_prompt_tokens: int = Field(default=0, ge=0)
+    judge_completion_tokens: int = Field(default=0, ge=0)
+
+
+class CellVerdict(Record):
+    cell: str = Field(min_length=1, max_length=1_000)
+    verdicts: tuple[TrialVerdict, ...] = Field(max_length=21)
+
+
+class CellMessage(Owned):
+    """What scorer.gather_cell reads (internal topic cell-compare): a trial of a test with
+    comparison assertions, graded on its own (`answer`), or the comparisons' verdicts on
+    its cell (`verdict`). One topic for both, so one ordered step owns each cell."""
+
+    experiment_id: ExperimentId
+    answer: TrialScored | None = None
+    verdict: CellVerdict | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> CellMessage:
+        if (self.answer is None) == (self.verdict is None):
+            raise ValueError("a cell message holds an answer or a verdict")
+        return self
 
 
 class LookResult(BaseModel):
@@ -346,6 +416,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TrialRequested,
         TrialCompleted,
         TrialScored,
+        CellMessage,
+        CellReady,
         AnalysisReady,
         ExperimentControl,
         PatternOutcomeRecorded,
@@ -357,7 +429,12 @@ __all__ = [
     "EVENT_TYPES",
     "AnalysisConfig",
     "AnalysisReady",
+    "AssertionScore",
     "Budget",
+    "CellAnswer",
+    "CellMessage",
+    "CellReady",
+    "CellVerdict",
     "DeadLetter",
     "Event",
     "ExperimentControl",
@@ -371,6 +448,7 @@ __all__ = [
     "TrialRequested",
     "TrialScored",
     "TrialSpec",
+    "TrialVerdict",
     "Variation",
     "VariationGenerated",
     "VariationResult",

@@ -53,16 +53,21 @@ BASE_ASSERTION_TYPES: tuple[str, ...] = (
 # promptfoo's assert-set: a group of assertions scored as one (its own threshold, weight and
 # metric); it has no not- form and holds no assert-set.
 SET_TYPE = "assert-set"
+# promptfoo's comparisons: they compare the answers of every prompt for one test case (a
+# cell), so they are graded once the cell is complete (agents/scorer/cells.py). Top level
+# only, at most one of each per test, no not- form (as promptfoo runs them).
+COMPARISON_TYPES: tuple[str, ...] = ("select-best", "max-score")
 MAX_ASSERTIONS = 200  # a test's, members of assert-sets included
 ASSERTION_TYPES: frozenset[str] = frozenset(
-    (*BASE_ASSERTION_TYPES, *(f"not-{t}" for t in BASE_ASSERTION_TYPES), SET_TYPE)
+    (*BASE_ASSERTION_TYPES, *(f"not-{t}" for t in BASE_ASSERTION_TYPES), SET_TYPE,
+     *COMPARISON_TYPES)
 )
 # Need the answer's token log-probabilities (ModelSpec.logprobs).
 LOGPROB_TYPES: frozenset[str] = frozenset({"perplexity", "perplexity-score"})
 # Judged by an LLM (or an embedding model): they need a grader and cost money.
 MODEL_GRADED_TYPES: frozenset[str] = frozenset(
     {"llm-rubric", "model-graded-closedqa", "factuality", "model-graded-factuality",
-     "answer-relevance", "similar", "g-eval"}
+     "answer-relevance", "similar", "g-eval", "select-best"}
 )
 
 # A prompt's length in characters is the same bound for every way a prompt comes in
@@ -159,6 +164,9 @@ class Assertion(Record):
                 raise ValueError("an assert-set needs its assertions")
             if any(a.type == SET_TYPE for a in self.assertions):
                 raise ValueError("an assert-set cannot hold another assert-set")
+            if any(a.type in COMPARISON_TYPES for a in self.assertions):
+                raise ValueError("an assert-set cannot hold select-best or max-score (they "
+                                 "compare whole answers; put them in the test's assert)")
         elif self.assertions:
             raise ValueError(f"only an assert-set holds assertions, not {self.type!r}")
         return self
@@ -218,11 +226,23 @@ class TestCase(Record):
             return self.assertions
         return (Assertion(type="iequals", value=self.expected), *self.assertions)
 
+    def own_assertions(self) -> tuple[Assertion, ...]:
+        """The assertions each answer is graded by on its own: all but the comparisons."""
+        return tuple(a for a in self.all_assertions() if a.type not in COMPARISON_TYPES)
+
+    def comparisons(self) -> tuple[Assertion, ...]:
+        """select-best, then max-score (promptfoo's order), those the test has."""
+        return tuple(a for kind in COMPARISON_TYPES for a in self.assertions
+                     if a.type == kind)
+
     @model_validator(mode="after")
     def _bounded_sets(self) -> TestCase:
         if len(self.every_assertion()) > MAX_ASSERTIONS:
             raise ValueError(f"at most {MAX_ASSERTIONS} assertions, those in assert-sets "
                              "included")
+        for kind in COMPARISON_TYPES:
+            if sum(a.type == kind for a in self.assertions) > 1:
+                raise ValueError(f"at most one {kind} per test case")
         return self
 
     def every_assertion(self) -> tuple[Assertion, ...]:

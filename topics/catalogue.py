@@ -7,6 +7,8 @@ from typing import Generic, TypeVar
 
 from schemas.events import (
     AnalysisReady,
+    CellMessage,
+    CellReady,
     DeadLetter,
     Event,
     ExperimentControl,
@@ -81,6 +83,16 @@ TRIAL_SCORED = Topic(
     description="A completed trial graded against its test case (per-assertion results, "
                 "judge cost); keyed by experiment so one worker owns its statistics.",
 )
+CELL_COMPARE = Topic(
+    "cell-compare", CellMessage, key="experiment_id", public=False,
+    description="Trials of tests with select-best / max-score, graded on their own, and the "
+                "comparisons' verdicts on their cells; keyed by experiment so one worker "
+                "gathers each cell.",
+)
+CELL_READY = Topic(
+    "cell-ready", CellReady, key="experiment_id", public=False,
+    description="A cell whose trials are all graded, to compare (select-best, max-score).",
+)
 ANALYSIS_READY = Topic(
     "analysis-ready", AnalysisReady, key="experiment_id", compacted=True,
     description="Latest analysis of an experiment (compacted: last value = current state).",
@@ -105,6 +117,8 @@ TOPICS: tuple[Topic, ...] = (
     TRIAL_REQUESTED,
     TRIAL_COMPLETED,
     TRIAL_SCORED,
+    CELL_COMPARE,
+    CELL_READY,
     ANALYSIS_READY,
     EXPERIMENT_CONTROL,
     PATTERN_OUTCOME,

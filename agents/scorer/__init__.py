@@ -3,14 +3,17 @@ statistics, publishes analyses.
 
 scorer.grade: trial-completed -> trial-scored (concurrent, stateless: judges wait on LLMs).
 scorer.fold_trial: trial-scored -> analysis-ready (ordered per experiment, stateful).
+scorer.gather_cell / scorer.compare_cell: select-best and max-score, once every answer of a
+cell is in (cell-compare <-> cell-ready; agents/scorer/cells.py).
 """
 
 from typing import Any
 
 from agents.runtime.contract import Agent, Step
+from agents.scorer.cells import compare_cell, gather_cell
 from agents.scorer.grade import GradeServices, grade_trial
 from agents.scorer.handler import ScorerServices, fold_trial
-from topics.catalogue import TRIAL_COMPLETED, TRIAL_SCORED
+from topics.catalogue import CELL_COMPARE, CELL_READY, TRIAL_COMPLETED, TRIAL_SCORED
 
 
 async def _open(settings: Any) -> ScorerServices:
@@ -38,6 +41,10 @@ AGENT = Agent(
         Step("scorer.grade", TRIAL_COMPLETED, grade_trial, concurrency=_grade_concurrency()),
         Step("scorer.fold_trial", TRIAL_SCORED, fold_trial, state_table="scorer-state",
              window_table="scorer-rounds-over"),
+        Step("scorer.gather_cell", CELL_COMPARE, gather_cell, state_table="scorer-cells",
+             window_table="scorer-cells-over"),
+        Step("scorer.compare_cell", CELL_READY, compare_cell,
+             concurrency=_grade_concurrency()),
     ),
     open_services=_open,
     close_services=_close,

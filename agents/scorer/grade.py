@@ -15,9 +15,9 @@ from typing import Any
 from agents.runtime.contract import Emit, StepContext
 from agents.scorer.assertions import AssertionResult, Graded, GradingContext, Judges, grade
 from agents.scorer.assertions import code as code_assertions
-from schemas.events import AssertionOutcome, TrialCompleted, TrialScored
+from schemas.events import AssertionOutcome, CellMessage, TrialCompleted, TrialScored
 from schemas.experiment import MODEL_GRADED_TYPES, ModelSpec
-from topics.catalogue import TRIAL_SCORED
+from topics.catalogue import CELL_COMPARE, TRIAL_SCORED
 
 REASON_MAX = 2_000
 
@@ -57,8 +57,8 @@ def _model(model_id: str | None) -> ModelSpec | None:
 
 async def grade_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
     if event.status != "completed" or event.response is None:
-        return [Emit(TRIAL_SCORED, TrialScored(trial=event, reason=event.reason or event.status))]
-    services = _grade_services(ctx)
+        return [route(TrialScored(trial=event, reason=event.reason or event.status))]
+    services = grade_services(ctx)
     test = event.trial.test_case
     needs_judge = any(a.base in MODEL_GRADED_TYPES for a in test.every_assertion())
     judges = services.judges() if needs_judge and services else None
@@ -70,7 +70,17 @@ async def grade_trial(event: TrialCompleted, ctx: StepContext) -> list[Emit]:
                                  services.settings if services else None, "assertion_timeout_s",
                                  None) or code_assertions.TIMEOUT_S))
     graded = await grade(test, event.response, context, judges)
-    return [Emit(TRIAL_SCORED, scored(event, graded))]
+    return [route(scored(event, graded))]
+
+
+def route(trial: TrialScored) -> Emit:
+    """A graded trial goes to the statistics (trial-scored), or, when its test has
+    comparisons (select-best, max-score), to its cell first (agents/scorer/cells.py)."""
+    spec = trial.trial.trial
+    if spec.test_case.comparisons():
+        return Emit(CELL_COMPARE, CellMessage(experiment_id=spec.experiment_id, answer=trial,
+                                              **spec.owner()))
+    return Emit(TRIAL_SCORED, trial)
 
 
 def scored(event: TrialCompleted, graded: Graded) -> TrialScored:
@@ -105,7 +115,7 @@ def _outcome(r: AssertionResult, in_set: int | None = None) -> AssertionOutcome:
                             metric_only=r.metric_only, in_set=in_set)
 
 
-def _grade_services(ctx: StepContext) -> GradeServices | None:
+def grade_services(ctx: StepContext) -> GradeServices | None:
     services = ctx.services
     if isinstance(services, GradeServices):
         return services

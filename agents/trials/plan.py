@@ -28,6 +28,8 @@ class PlannedTrial:
     model: ModelSpec
     test_case: TestCase
     repetition: int
+    cell_size: int = 1  # the round's trials of this test case x model x repetition
+    cell_position: int = 0  # this one's place among them (the variations' order)
 
 
 def trial_id(
@@ -47,23 +49,22 @@ def trial_id(
 
 def plan_round(event: VariationGenerated) -> list[PlannedTrial]:
     """All trials of the round, ordered so that a budget cut keeps whole blocks: every
-    variation gets the same test cases (pairs stay intact), repetition by repetition."""
+    variation gets the same test cases (pairs stay intact), repetition by repetition. The
+    trials of one test case x model x repetition are a cell (what comparisons compare)."""
     spec = event.spec
-    return [
-        PlannedTrial(
-            trial_id(event.experiment_id, event.round, v.variation_id, m.key, tc.id, rep),
-            v,
-            m,
-            tc,
-            rep,
-        )
-        for rep in range(spec.analysis.repetitions)
-        for tc in spec.test_cases
-        for m in spec.models
-        if tc.runs_on(m)
-        for v in event.variations
-        if runs_on(v, m)
-    ]
+    planned: list[PlannedTrial] = []
+    for rep in range(spec.analysis.repetitions):
+        for tc in spec.test_cases:
+            for m in spec.models:
+                if not tc.runs_on(m):
+                    continue
+                cell = [v for v in event.variations if runs_on(v, m)]
+                planned += [
+                    PlannedTrial(trial_id(event.experiment_id, event.round, v.variation_id,
+                                          m.key, tc.id, rep),
+                                 v, m, tc, rep, cell_size=len(cell), cell_position=i)
+                    for i, v in enumerate(cell)]
+    return planned
 
 
 runs_on = Variation.runs_on  # (variation, model): declared once, with the Variation
@@ -116,6 +117,8 @@ def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) ->
         model=call_options(trial.model, trial.test_case),
         repetition=trial.repetition,
         expected_trials=expected,
+        cell_size=trial.cell_size,
+        cell_position=trial.cell_position,
         analysis=round_analysis(event),
         budget=spec.budget,
         domain=spec.domain,

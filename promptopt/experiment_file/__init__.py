@@ -43,7 +43,7 @@ from promptopt.experiment_file.providers import (
 )
 from promptopt.experiment_file.tests import read_tests
 from promptopt.yaml_text import read_yaml
-from schemas.experiment import ExperimentSpec
+from schemas.experiment import COMPARISON_TYPES, ExperimentSpec
 
 CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json")
 
@@ -157,6 +157,12 @@ def build_spec(raw: dict[str, Any], files: Files, notes: Notes) -> ExperimentSpe
             f"variations: the control {control.label!r} is a multi-turn chat, which the "
             "optimizer does not rewrite; set `variations: 0` to compare your prompts as given")
     check_templates(prompts, tests)
+    compares = sorted({a["type"] for t in tests for a in t.get("assertions", ())
+                       if a["type"] in COMPARISON_TYPES})
+    if compares and not arms and not n_variations:
+        raise ExperimentFileError(
+            f"{' and '.join(compares)} compare the answers of several prompts to one test "
+            "case; this config has one prompt (add prompts, or `variations: N`)")
     body = {
         "name": raw.get("name") or raw.get("description") or "experiment",
         "prompt": control.prompt,

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from agents.scorer.assertions import code, text
+from agents.scorer.assertions import code, comparison, text
 from agents.scorer.assertions.grading import HANDLERS, render_value
 from agents.trials.render import MissingVariable, TemplateError
 from promptopt.experiment_file.checks import ExperimentFileError, check_keys, suggestion
@@ -22,6 +22,7 @@ from promptopt.experiment_file.providers import (
 from schemas.experiment import (
     ASSERTION_TYPES,
     BASE_ASSERTION_TYPES,
+    COMPARISON_TYPES,
     MODEL_GRADED_TYPES,
     SET_TYPE,
     base_type,
@@ -30,9 +31,7 @@ from schemas.experiment import (
 SUPPORTED_KEYS = {"type", "value", "threshold", "weight", "metric", "transform", "provider",
                   "rubricPrompt"}
 UNSUPPORTED_TYPES = {
-    "select-best": "select-best (compares outputs across prompts: promptopt's A/B statistics "
-                   "do this)",
-    "max-score": "max-score", "ruby": "ruby assertions", "webhook": "webhook assertions",
+    "ruby": "ruby assertions", "webhook": "webhook assertions",
     "moderation": "moderation", "classifier": "classifier",
     "is-refusal": "is-refusal", "is-sql": "is-sql", "contains-sql": "contains-sql",
     "is-xml": "is-xml", "contains-xml": "contains-xml", "is-html": "is-html",
@@ -142,6 +141,9 @@ def _assertion_set(raw: dict[str, Any], where: str, files: Files, **graders: Any
         if isinstance(member, dict) and member.get("type") == SET_TYPE:
             raise ExperimentFileError(f"{where}.assert.{i}: an assert-set cannot hold "
                                       "another assert-set")
+        if isinstance(member, dict) and member.get("type") in COMPARISON_TYPES:
+            raise ExperimentFileError(f"{where}.assert.{i}: {member['type']} compares whole "
+                                      "answers; put it in the test's assert, not in a set")
         out["assertions"].append(read_assertion(member, f"{where}.assert.{i}", files,
                                                 **graders))
     return out
@@ -162,6 +164,8 @@ def check_assertion(assertion: dict[str, Any], vars_: dict[str, Any], where: str
             check_assertion(member, vars_, f"{where}.assert.{i}")
         return
     base = base_type(assertion["type"])
+    if base in COMPARISON_TYPES:
+        return check_comparison(assertion, where)
     handler, kind = HANDLERS[base]
     try:
         value = render_value(assertion.get("value"), vars_)
@@ -188,6 +192,22 @@ def check_assertion(assertion: dict[str, Any], vars_: dict[str, Any], where: str
         raise ExperimentFileError(f"{where}.value: {err} (the test's vars: "
                                   f"{', '.join(sorted(vars_)) or 'none'})") from None
     except TemplateError as err:
+        raise ExperimentFileError(f"{where}.value: {err}") from None
+
+
+def check_comparison(assertion: dict[str, Any], where: str) -> None:
+    """select-best takes its criteria, max-score its options (comparison.py says which)."""
+    from schemas.experiment import Assertion
+
+    value = assertion.get("value")
+    if assertion["type"] == "select-best":
+        if not (isinstance(value, str) and value.strip()):
+            raise ExperimentFileError(f'{where}: "select-best" needs the selection criteria '
+                                      "as its value")
+        return
+    try:
+        comparison.max_score(Assertion(type="max-score", value=value), [])
+    except text.BadAssertion as err:
         raise ExperimentFileError(f"{where}.value: {err}") from None
 
 

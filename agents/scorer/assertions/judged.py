@@ -122,7 +122,7 @@ async def llm_rubric(value: Any, output: str, assertion: Assertion, ctx: Grading
     rubric = value if isinstance(value, str) else json.dumps(value)
     if not rubric.strip():
         raise BadAssertion('"llm-rubric" needs the rubric as its value')
-    answer, usage = await _ask(assertion, judges, ctx, RUBRIC_SYSTEM, RUBRIC_USER,
+    answer, usage = await ask_judge(assertion, judges, ctx, RUBRIC_SYSTEM, RUBRIC_USER,
                                {"output": output, "rubric": rubric})
     verdict = next((o for o in json_objects(answer) if isinstance(o, dict)), None)
     if verdict is None:
@@ -141,7 +141,7 @@ async def closed_qa(value: Any, output: str, assertion: Assertion, ctx: GradingC
                     judges: Judges | None) -> tuple[Check, JudgeUsage]:
     if not isinstance(value, str) or not value.strip():
         raise BadAssertion('"model-graded-closedqa" needs the criterion as its value')
-    answer, usage = await _ask(assertion, judges, ctx, CLOSEDQA_SYSTEM, CLOSEDQA_USER,
+    answer, usage = await ask_judge(assertion, judges, ctx, CLOSEDQA_SYSTEM, CLOSEDQA_USER,
                                {"output": output, "criteria": value, "input": _input(ctx)})
     last = answer.rstrip()
     if last.endswith("Y"):
@@ -156,7 +156,7 @@ async def factuality(value: Any, output: str, assertion: Assertion, ctx: Grading
                      judges: Judges | None) -> tuple[Check, JudgeUsage]:
     if not isinstance(value, str) or not value.strip():
         raise BadAssertion('"factuality" needs the expert answer as its value')
-    answer, usage = await _ask(assertion, judges, ctx, FACTUALITY_SYSTEM, FACTUALITY_USER,
+    answer, usage = await ask_judge(assertion, judges, ctx, FACTUALITY_SYSTEM, FACTUALITY_USER,
                                {"output": output, "expected": value, "input": _input(ctx)})
     category, reason = _factuality_verdict(answer)
     if category is None:
@@ -188,7 +188,7 @@ async def g_eval(value: Any, output: str, assertion: Assertion, ctx: GradingCont
     usage = JudgeUsage()
     scores, reasons = [], []
     for criterion in criteria:
-        answer, used = await _ask(assertion, judges, ctx, GEVAL_STEPS_SYSTEM,
+        answer, used = await ask_judge(assertion, judges, ctx, GEVAL_STEPS_SYSTEM,
                                   GEVAL_STEPS_USER, {"criteria": criterion})
         usage += used
         found = next((o for o in json_objects(answer) if isinstance(o, dict)
@@ -196,7 +196,7 @@ async def g_eval(value: Any, output: str, assertion: Assertion, ctx: GradingCont
         if found is None:
             raise JudgeFailed(f"the judge wrote no evaluation steps: {_clip(answer)}", usage)
         steps = "\n".join(f"{i + 1}. {step}" for i, step in enumerate(found["steps"]))
-        answer, used = await _ask(assertion, judges, ctx, GEVAL_SYSTEM, GEVAL_USER,
+        answer, used = await ask_judge(assertion, judges, ctx, GEVAL_SYSTEM, GEVAL_USER,
                                   {"criteria": criterion, "steps": steps,
                                    "output": output, "input": _input(ctx)})
         usage += used
@@ -224,7 +224,7 @@ async def answer_relevance(value: Any, output: str, assertion: Assertion,
     questions = []
     for i in range(3):
         # Three phrasings: the same call three times would be one cached answer.
-        question, used = await _ask(assertion, judges, ctx, QUESTION_SYSTEM
+        question, used = await ask_judge(assertion, judges, ctx, QUESTION_SYSTEM
                                     + ("" if i == 0 else f" (phrasing {i + 1})"),
                                     QUESTION_USER, {"output": output})
         usage += used
@@ -261,7 +261,7 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / norm if norm else 0.0
 
 
-async def _ask(assertion: Assertion, judges: Judges | None, ctx: GradingContext,
+async def ask_judge(assertion: Assertion, judges: Judges | None, ctx: GradingContext,
                system: str, user: str, values: dict[str, Any]) -> tuple[str, JudgeUsage]:
     client, model = grader_for(assertion, judges)
     scope = {**ctx.vars, **values}

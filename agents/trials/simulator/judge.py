@@ -3,7 +3,8 @@ real model (its embeddings endpoint serves `similar` and answer-relevance).
 
 It recognises promptopt's judge prompts by their sections (agents/scorer/assertions/
 judged.py) and answers in each protocol: llm-rubric JSON, closed-QA's final Y/N,
-factuality's category, answer-relevance's question, G-Eval's steps and 0-10 score.
+factuality's category, answer-relevance's question, G-Eval's steps and 0-10 score,
+select-best's index (the candidate covering most of the criteria; the first of equals).
 Verdicts are lexical and deterministic: a rubric is met when the output has most of the
 rubric's content words (or, for a negated rubric, none of them), and quoted phrases must
 appear (or must not).
@@ -23,6 +24,7 @@ state gives give""".split())  # noqa: SIM905
 _NEGATION = re.compile(r"\b(not|no|never|without|avoid|avoids|doesn't|don't|isn't)\b", re.I)
 _QUOTED = re.compile(r"[\"“']([^\"”']{2,80})[\"”']")
 _WORD = re.compile(r"[a-z0-9]+")
+_CANDIDATE = re.compile(r'<candidate index="\d+">\n?(.*?)\n?</candidate>', re.S)
 
 
 def section(text: str, name: str) -> str | None:
@@ -33,6 +35,11 @@ def section(text: str, name: str) -> str | None:
 def judge_reply(messages: list[dict[str, Any]]) -> str | None:
     """The judge's answer to a grading prompt, or None if the messages are not one."""
     text = "\n".join(str(m.get("content") or "") for m in messages)
+    selection = section(text, "selection_criteria")
+    if selection is not None:
+        candidates = _CANDIDATE.findall(text)
+        covered = [meets(c, selection)[1] for c in candidates]
+        return str(covered.index(max(covered))) if covered else "none"
     output = section(text, "output")
     rubric = section(text, "rubric")
     if output is not None and rubric is not None:

@@ -335,3 +335,44 @@ def test_the_group_sequential_design_takes_its_looks_from_the_file():
     assert parse_experiment({**base, "looks": [0.3, 1]}).analysis.looks == (0.3, 1.0)
     with pytest.raises(ExperimentFileError, match="looks"):
         parse_experiment({**base, "looks": [0.6, 0.3, 1]})
+
+
+TWO_PROMPTS = [PROMPT, "Is this review positive or negative? {{review}}"]
+
+
+def test_select_best_and_max_score_are_read_with_the_grader_of_the_file():
+    spec = parse_experiment(config(
+        prompts=TWO_PROMPTS, defaultTest={"options": {"provider": "sim:judge"}},
+        tests=[{"vars": {"review": "Great!"}, "assert": [
+            {"type": "icontains", "value": "positive"},
+            {"type": "select-best", "value": "the clearest answer"},
+            {"type": "max-score", "value": {"method": "sum", "weights": {"icontains": 2}}}]}]))
+    test = spec.test_cases[0]
+    assert [a.type for a in test.comparisons()] == ["select-best", "max-score"]
+    assert [a.type for a in test.own_assertions()] == ["icontains"]
+    assert test.comparisons()[0].provider.id == "sim/judge"
+
+
+@pytest.mark.parametrize(("asserts", "message"), [
+    ([{"type": "select-best"}], "select-best.*needs the selection criteria"),
+    ([{"type": "max-score", "value": {"method": "median"}}], "method is average or sum"),
+    ([{"type": "max-score", "value": {"treshold": 0.5}}], r"max-score's value is \{method"),
+    ([{"type": "not-select-best", "value": "x"}], "unknown assertion type 'not-select-best'"),
+    ([{"type": "assert-set", "assert": [{"type": "max-score"}]}],
+     "max-score compares whole answers; put it in the test's assert"),
+    ([{"type": "select-best", "value": "a"}, {"type": "select-best", "value": "b"}],
+     "at most one select-best per test case"),
+])
+def test_bad_comparisons_get_a_clear_error(asserts, message, tmp_path):
+    with pytest.raises(ExperimentFileError, match=message):
+        parse_experiment(config(prompts=TWO_PROMPTS, tests=[{"vars": {"review": "x"},
+                                                             "assert": asserts}]), base=tmp_path)
+
+
+def test_a_comparison_with_a_single_prompt_is_refused_before_any_call():
+    with pytest.raises(ExperimentFileError, match="this config has one prompt"):
+        parse_experiment(config(variations=0, tests=[{"vars": {"review": "x"}, "assert": [
+            {"type": "select-best", "value": "the best"}]}]))
+    # optimizer candidates are prompts to compare too
+    parse_experiment(config(variations=2, tests=[{"vars": {"review": "x"}, "assert": [
+        {"type": "select-best", "value": "the best"}]}]))
