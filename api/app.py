@@ -22,6 +22,7 @@ from api.auth import Authenticator
 from api.body_limit import BodyLimit
 from api.bus import Bus, BusUnavailable, EventTooLarge, KafkaBus
 from api.envelope import ApiError, error_response, install_error_handlers
+from api.log_redaction import install as redact_access_log
 from api.postgres_store import PostgresStore
 from api.ratelimit import RateLimiter
 from api.readiness import Check, MongoPing
@@ -69,6 +70,7 @@ def create_app(
     `trial_results` (default: MongoDB at core.mongo_uri) serves results per test case."""
     settings = settings or ApiSettings()
     core = core or get_settings()
+    redact_access_log()  # the stream's ?key= stays out of the access log
     store = store if store is not None else PostgresStore(core.postgres_dsn)
     bus = bus if bus is not None else KafkaBus(core.kafka_bootstrap)
     mongo: MongoPing | None = None
