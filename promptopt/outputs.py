@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from promptopt.report import look_lines
 from promptopt.results import run_summary, rows_per_test_case
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def to_html(result: RunResult) -> str:
             cells[r["test_case_id"]][(r["variation_id"], r["model_label"])].append(r)
         metrics = _named_metric_means(rows, analysis.round)
         rounds.append({"analysis": analysis, "columns": columns, "cases": cases,
-                       "cells": cells, "metrics": metrics,
+                       "cells": cells, "metrics": metrics, "looks": look_lines(analysis),
                        "pass_rates": _pass_rates(rows, analysis.round)})
     return _template().render(
         result=result, spec=result.spec, summary=summary, rounds=rounds,

@@ -80,8 +80,16 @@ def look_lines(analysis: AnalysisReady) -> list[str]:
         futility = "" if look.futility_z is None else f", futility z={look.futility_z:.2f}"
         after = f"; next look at {look.next_look_pairs} pairs" if look.next_look_pairs else ""
         out.append(f"{v.name}: group-sequential look {look.look} of {look.looks} at "
-                   f"{look.pairs} pairs, z {z}, bound z={look.efficacy_z:.2f}{futility}{after}")
+                   f"{look.pairs} pairs, z {z}, bound z={look.efficacy_z:.2f}{futility}: "
+                   f"{CROSSED[look.crossed]}{after if look.crossed is None else ''}")
     return out
+
+
+# What a look's z did, as look_lines and the dashboard say it.
+# A variation's crossing stops the round only as the decision says ("stopped for efficacy
+# at look 2 of 5"): futility of one variation among several does not.
+CROSSED = {"efficacy": "crossed the efficacy bound", "harm": "crossed the harm bound (-bound)",
+           "futility": "below the futility bound (non-binding)", None: "no bound crossed"}
 
 
 def render(console: Console, rounds: list[VariationGenerated], finals: list[AnalysisReady]) -> None:

@@ -278,6 +278,8 @@ class LookResult(BaseModel):
     futility_z: float | None = None  # non-binding; None at the final look
     next_look_pairs: int | None = None
     final: bool = False
+    # The bound z crossed at this look: the design stops there (futility is non-binding).
+    crossed: Literal["efficacy", "harm", "futility"] | None = None
 
 
 class VariationResult(BaseModel):

@@ -280,10 +280,15 @@ function lookLine(v) {
   if (!g.look) return `${v.name}: group-sequential, before look 1 of ${g.looks} (${g.pairs} of ${g.next_look_pairs} pairs).`;
   const z = isNum(g.z) ? g.z.toFixed(2) : "undefined";
   const futility = isNum(g.futility_z) ? `, futility z=${g.futility_z.toFixed(2)}` : "";
-  const next = g.next_look_pairs ? `; next look at ${g.next_look_pairs} pairs` : "";
+  const next = g.next_look_pairs && !g.crossed ? `; next look at ${g.next_look_pairs} pairs` : "";
   return `${v.name}: group-sequential look ${g.look} of ${g.looks}, bound z=${g.efficacy_z.toFixed(2)}` +
-    `${futility} (z ${z} at ${g.pairs} pairs)${next}.`;
+    `${futility} (z ${z} at ${g.pairs} pairs): ${CROSSED[g.crossed || ""]}${next}.`;
 }
+
+// What a look's z did (promptopt/report.py says it the same way); the decision's reason
+// says when the round stopped for it ("stopped for efficacy at look 2 of 5").
+const CROSSED = { efficacy: "crossed the efficacy bound", harm: "crossed the harm bound (-bound)",
+  futility: "below the futility bound (non-binding)", "": "no bound crossed" };
 
 function renderCards(a) {
   const done = a.trials_expected ? Math.min(1, a.trials_done / a.trials_expected) : 0;

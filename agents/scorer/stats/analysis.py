@@ -178,7 +178,7 @@ def _look_result(arm: Arm, look: Look | None) -> LookResult | None:
     return LookResult(look=look.number, looks=look.of, pairs=look.pairs, z=look.z,
                       efficacy_z=look.upper, futility_z=look.lower,
                       next_look_pairs=None if look.final or not upcoming else upcoming[0],
-                      final=look.final)
+                      final=look.final, crossed=look.crossed)
 
 
 def _result(stats: ExperimentStats, arm: Arm, comp: Comparison | None,

@@ -84,22 +84,24 @@ def decide(setting: Setting, control_id: str | None, evidence: list[Evidence]
         best = max(winners, key=lambda e: e.lift if e.lift is not None else 0.0)
         bar = f"{setting.min_effect:g}" if setting.min_effect > 0 else "0"
         return "winner", best.variation_id, (
-            f"{best.name} beats the control: {_describe(best, setting)} lies above {bar} "
-            f"({header})")
+            f"{_stopped('efficacy', [best])}{best.name} beats the control: "
+            f"{_describe(best, setting)} lies above {bar} ({header})")
     complete = len(evidence) >= setting.family_size
     listing = "; ".join(f"{e.name} {_describe(e, setting)}" for e in evidence)
     missing = "" if complete else (
         f"; {setting.family_size - len(evidence)} planned variation(s) have no data")
     if complete and all(e.below_zero for e in evidence):
         return "control-best", control_id, (
-            f"every variation is worse than the control ({header}): {listing}")
+            f"{_stopped('harm', evidence)}every variation is worse than the control "
+            f"({header}): {listing}")
     if complete and all(e.futile for e in evidence):
         effect = setting.min_effect
         if effect > 0 and all(e.high is not None and e.high < effect for e in evidence):
             what = f"no variation can beat the control by {effect:g}"
         else:
             what = "every variation is below its group-sequential futility bound"
-        return "futile", None, f"futile: {what} ({header}): {listing}"
+        return "futile", None, (
+            f"{_stopped('futility', evidence)}futile: {what} ({header}): {listing}")
     small = [e for e in evidence
              if setting.min_effect > 0 and e.low is not None and e.low > 0 and not e.above]
     prefix = "no decision yet" if not setting.final else "no significant difference"
@@ -118,13 +120,33 @@ def _describe(e: Evidence, setting: Setting) -> str:
             f"{_p(e.p_value)} ({adjusted}-adjusted {_p(e.p_adjusted)})")
 
 
+def _stopped(bound: str, evidence: list[Evidence]) -> str:
+    """"stopped for efficacy at look 2 of 5: " when group-sequential looks crossed `bound`
+    (the latest look among them), else nothing: the other designs have no looks."""
+    looks = [e.look for e in evidence if e.look is not None and e.look.crossed == bound]
+    if not looks:
+        return ""
+    look = max(looks, key=lambda k: k.number)
+    binding = " (non-binding)" if bound == "futility" else ""
+    return f"stopped for {bound}{binding} at look {look.number} of {look.of}: "
+
+
 def _look(look: Look | None) -> str:
     if look is None:
         return "before its first look"
-    z = "undefined (no spread)" if look.z is None else f"{look.z:.2f}"
-    futility = "" if look.lower is None else f", futility z={look.lower:.2f}"
-    return (f"group-sequential look {look.number} of {look.of} at {look.pairs} pairs: z {z}, "
-            f"bound z={look.upper:.2f}{futility}")
+    where = f"group-sequential look {look.number} of {look.of} at {look.pairs} pairs"
+    if look.z is None:
+        return f"{where}: z undefined (no spread), no bound crossed, bound z={look.upper:.2f}"
+    if look.crossed == "efficacy":
+        said = f"crossed the efficacy bound z={look.upper:.2f}"
+    elif look.crossed == "harm":
+        said = f"crossed the harm bound z={-look.upper:.2f}"
+    elif look.crossed == "futility" and look.lower is not None:
+        said = f"fell below the futility bound z={look.lower:.2f} (bound z={look.upper:.2f})"
+    else:
+        futility = "" if look.lower is None else f", futility z={look.lower:.2f}"
+        said = f"no bound crossed, bound z={look.upper:.2f}{futility}"
+    return f"{where}: z {look.z:.2f} {said}"
 
 
 def _num(x: float | None, unbounded: str) -> str:

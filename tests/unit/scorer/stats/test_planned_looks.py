@@ -48,6 +48,10 @@ def test_looks_happen_at_the_planned_pair_counts_and_nothing_is_decided_between_
     at_look = stats.analyze(final=False)
     assert at_look.decision == "winner" and at_look.winner_id == "v"
     assert "group-sequential look 1 of 5 at 20 pairs" in at_look.reason
+    assert at_look.reason.startswith("stopped for efficacy at look 1 of 5: ")
+    assert "crossed the efficacy bound z=4.88" in at_look.reason
+    assert at_look.variations[1].group_sequential.crossed == "efficacy"
+    assert early.variations[1].group_sequential.crossed is None
     look = at_look.variations[1].group_sequential
     assert look.look == 1 and look.efficacy_z == pytest.approx(4.8769, abs=2e-4)
 
@@ -74,6 +78,8 @@ def test_the_winner_s_direction_comes_from_the_repeated_ci_and_worse_is_control_
     assert summary.decision == "control-best" and summary.winner_id == "c"
     v = summary.variations[1]
     assert v.cs_high < 0 and v.group_sequential.z <= -v.group_sequential.efficacy_z
+    assert summary.reason.startswith("stopped for harm at look 1 of 5: ")
+    assert "crossed the harm bound z=-4.88" in summary.reason
 
 
 def test_no_difference_stops_for_futility_at_an_interim_look_non_binding():
@@ -86,6 +92,9 @@ def test_no_difference_stops_for_futility_at_an_interim_look_non_binding():
     assert look.look == 3 and look.z < look.futility_z
     assert summary.decision == "futile"
     assert "futility bound" in summary.reason
+    assert summary.reason.startswith("stopped for futility (non-binding) at look 3 of 5: ")
+    assert f"fell below the futility bound z={look.futility_z:.2f}" in summary.reason
+    assert look.crossed == "futility"
 
 
 def test_trials_lost_before_the_last_look_end_in_a_final_look_spending_the_alpha_left():
