@@ -51,6 +51,9 @@ def settings() -> Settings:
     # faulty one): the API and workers this session starts may call them there, as a
     # deployment lists the LLM servers it runs (agents/llm/allowed_hosts.py).
     os.environ.setdefault("PROMPTOPT_LLM_ALLOWED_HOSTS", "127.0.0.1")
+    # A worker that stops making progress says where it waits after 30 s (not the deployed
+    # 120 s), inside the timeouts of the tests, whose failure output then shows it.
+    os.environ.setdefault("PROMPTOPT_HEALTH_STALL_S", "30")
     s = Settings()
     endpoints = {
         "Kafka": s.kafka_bootstrap,
