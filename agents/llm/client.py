@@ -33,6 +33,7 @@ from agents.llm.providers import (
     route,
 )
 from agents.llm.retry import retrying
+from promptopt.retries import first_then_retrying
 from schemas.experiment import ModelSpec
 
 log = logging.getLogger("promptopt.llm")
@@ -235,18 +236,21 @@ class LLMClient:
     async def _send(self, m: _Model, attempt: Any) -> tuple[Any, int, float]:
         """(reply, requests sent, the answering request's milliseconds); raises _Failed."""
         sent = 0
+
+        async def send() -> tuple[Any, int, float]:
+            nonlocal sent
+            async with m.limits:
+                sent += 1
+                self.calls += 1
+                started = time.perf_counter()
+                reply = await attempt()
+                return reply, sent, _ms(started)
+
         try:
-            async for retry in retrying(self._max_retries, self._max_retry_after_s):
-                with retry:
-                    async with m.limits:
-                        sent += 1
-                        self.calls += 1
-                        started = time.perf_counter()
-                        reply = await attempt()
-                        return reply, sent, _ms(started)
+            return await first_then_retrying(
+                send, lambda: retrying(self._max_retries, self._max_retry_after_s))
         except ProviderError as err:
             raise _Failed(err, sent) from None
-        raise AssertionError("tenacity neither returned nor raised")  # pragma: no cover
 
     def _model(self, model: ModelSpec) -> _Model:
         m = self._models.get(model)

@@ -42,6 +42,10 @@ class Delivery:
     key: bytes | str | None = None
     partition: int = 0
     offset: int | None = None
+    # The event already decoded, or built and validated by a step of this process (the
+    # embedded runtime hands it on instead of decoding its own encoding again); None: the
+    # raw value is decoded here, as every Kafka message is.
+    event: Event | None = None
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,12 @@ async def dispatch(step: Step, delivery: Delivery, ctx: StepContext,
     """Handle one message; returns what to publish (a dead-letter record instead, when the
     event is bad). Returns only when the event is handled or dead-lettered: a retriable
     failure is retried here, so the runtime never moves past an event it did not finish."""
-    try:
-        event = decode(delivery.topic, delivery.value)
-    except DecodeError as err:
-        return [dead_lettered(step.name, delivery, str(err))]
+    event = delivery.event
+    if event is None:
+        try:
+            event = decode(delivery.topic, delivery.value)
+        except DecodeError as err:
+            return [dead_lettered(step.name, delivery, str(err))]
     if delivery.topic.name in ENTRY_TOPICS:
         metrics.observe(delivery.topic, event)
     started = time.perf_counter()
@@ -79,8 +85,7 @@ async def dispatch(step: Step, delivery: Delivery, ctx: StepContext,
                     delivery.partition, delivery.offset, describe(err),
                     exc_info=not isinstance(err, ValueError))
         return [dead_lettered(step.name, delivery, f"{step.name} failed: {describe(err)}")]
-    metrics.STEP_EVENTS.labels(step=step.name, outcome="ok").inc()
-    metrics.STEP_SECONDS.labels(step=step.name).observe(time.perf_counter() - started)
+    metrics.step_ok(step.name, time.perf_counter() - started)
     for item in out:
         metrics.observe(item.topic, item.event)
     return out
@@ -94,7 +99,7 @@ async def _handle(step: Step, event: Event, ctx: StepContext) -> list[Emit]:
 
 def dead_lettered(agent: str, delivery: Delivery, reason: str) -> Outgoing:
     """The dead-letter record for a delivery, counted once, here."""
-    metrics.STEP_EVENTS.labels(step=agent, outcome="dead-letter").inc()
+    metrics.child(metrics.STEP_EVENTS, agent, "dead-letter").inc()
     record = dead_letter(delivery.topic, delivery.value, reason, partition=delivery.partition,
                          offset=delivery.offset, key=delivery.key, agent=agent)
     metrics.observe(DEAD_LETTER, record)

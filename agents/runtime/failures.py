@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TypeVar
 
+from promptopt.retries import first_then_retrying
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -142,14 +143,14 @@ async def call_with_retries(fn: Callable[[], Awaitable[T]], policy: RetryPolicy,
         log.warning("%s: %s; retry %d in %.1fs", what, describe(err) if err else "?",
                     state.attempt_number, wait)
 
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(is_retriable),
-        wait=wait_exponential_jitter(initial=policy.initial_s, max=policy.max_s),
-        stop=stop_never if policy.give_up_s is None else stop_after_delay(policy.give_up_s),
-        before_sleep=log_retry,
-        reraise=True,
-    )
-    async for attempt in retrying:
-        with attempt:
-            return await fn()
-    raise AssertionError("unreachable: tenacity either returns or raises")
+    def retrying() -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception(is_retriable),
+            wait=wait_exponential_jitter(initial=policy.initial_s, max=policy.max_s),
+            stop=stop_never if policy.give_up_s is None else stop_after_delay(policy.give_up_s),
+            before_sleep=log_retry,
+            reraise=True,
+        )
+
+    # Every event a step handles passes here: tenacity is built only after a failure.
+    return await first_then_retrying(fn, retrying)

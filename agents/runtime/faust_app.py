@@ -38,6 +38,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.runtime.contract import NO_STATE, SERVICES_NOT_OPEN, Agent, Step, StepContext
 from agents.runtime.dispatch import Delivery, Outgoing, dispatch
+from agents.runtime.gc_tuning import tune_gc
 from agents.runtime.failures import RetryLater, RetryPolicy, call_with_retries
 from agents.runtime.progress import Progress
 from agents.runtime.sink_writer import write_batch
@@ -332,6 +333,7 @@ class _FaustRuntime:
         async def open_all() -> None:
             await asyncio.gather(*(open_agent(a) for a in agents),
                                  *(open_sink(s) for s in sinks))
+            tune_gc()  # what is open now lives as long as the worker
 
         @self.app.service
         class Lifecycle(faust.Service):

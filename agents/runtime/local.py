@@ -1,9 +1,16 @@
 """The embedded runtime: every step and sink in one process over asyncio queues, no servers.
 
 Each step and each sink gets its own queue (as each Faust agent has its own stream), so
-every consumer of a topic sees every event. Events cross queues as bytes through the same
-codec as on Kafka and are handled by the same `dispatch` as in the Faust runtime, so a
-handler sees exactly what it would see in production and fails the same way.
+every consumer of a topic sees every event. Every event is encoded by the same codec as on
+Kafka (so an event too large for a topic fails here as it would there) and handled by the
+same `dispatch` as in the Faust runtime. What crosses a queue is the bytes and, beside
+them, the event itself: an event a step of this process built was validated when it was
+built (events are frozen pydantic models), so its consumers and observers share it instead
+of each decoding its bytes again — which was most of the runtime's CPU per trial. Bytes from
+outside (`publish_raw`) are decoded once for every consumer; bytes the codec would refuse
+(NUL escapes, see topics.codec.decode) are left to each consumer to decode and dead-letter,
+as on Kafka. The Kafka runtime decodes every message (the boundary where bytes come from
+other processes).
 
 State follows the Faust runtime: a step's `state_table` names a table (steps naming the
 same table share it; on Kafka it is partitioned like the consumed topic), `shared_table`
@@ -26,12 +33,13 @@ from typing import Any
 from agents.runtime.contract import NO_STATE, Agent, Step, StepContext
 from agents.runtime.dispatch import Delivery, Outgoing, dispatch, outgoing
 from agents.runtime.failures import RetryPolicy, call_with_retries
+from agents.runtime.gc_tuning import tune_gc
 from agents.runtime.sink_writer import write_batch
 from agents.runtime.window import DEFAULT_WINDOW_S, WindowedState
 from agents.sinks.contract import Sink
 from schemas.events import Event
 from topics.catalogue import Topic
-from topics.codec import DecodeError, decode
+from topics.codec import NUL_MARK, DecodeError, decode
 
 log = logging.getLogger("promptopt.local")
 
@@ -124,6 +132,7 @@ class LocalRuntime:
                 consumer.tasks = [asyncio.create_task(self._run_sink(consumer, sink, topic),
                                                       name=consumer.name)]
                 self._consumers[topic.name].append(consumer)
+        tune_gc()  # once per process: what is open now lives as long as the runtime
 
     async def close(self) -> None:
         for consumers in self._consumers.values():
@@ -154,11 +163,19 @@ class LocalRuntime:
 
     async def publish_raw(self, topic: Topic, key: str, value: bytes) -> None:
         """Put bytes on a topic as a producer would; invalid bytes are dead-lettered on read."""
+        try:
+            event: Event | None = decode(topic, value)
+        except DecodeError:
+            event = None  # each consuming step dead-letters it; observers never see it
+        await self._deliver(topic, key, value, event)
+
+    async def _deliver(self, topic: Topic, key: str, value: bytes, event: Event | None) -> None:
         partition = zlib.crc32(key.encode()) % topic.partitions
         offset = self._offsets[(topic.name, partition)]
         self._offsets[(topic.name, partition)] = offset + 1
-        delivery = Delivery(topic, value, key, partition, offset)
-        await self._notify(delivery)
+        delivery = Delivery(topic, value, key, partition, offset, event)
+        if event is not None:
+            await self._notify(topic, event)
         for consumer in self._consumers.get(topic.name, ()):
             self._pending += 1
             self._idle.clear()
@@ -171,18 +188,14 @@ class LocalRuntime:
             raise self._errors[0]
 
     async def _send(self, item: Outgoing) -> None:
-        await self.publish_raw(item.topic, item.key.decode(), item.value)
+        if NUL_MARK in item.value:  # what decode refuses: consumers fail as on Kafka
+            await self.publish_raw(item.topic, item.key.decode(), item.value)
+        else:
+            await self._deliver(item.topic, item.key.decode(), item.value, item.event)
 
-    async def _notify(self, delivery: Delivery) -> None:
-        observers = self._observers.get(delivery.topic.name, ())
-        if not observers:
-            return
-        try:
-            event = decode(delivery.topic, delivery.value)
-        except DecodeError:
-            return  # observers only see valid events; the consuming steps dead-letter it
-        for observer in observers:
-            result = observer(delivery.topic, event)
+    async def _notify(self, topic: Topic, event: Event) -> None:
+        for observer in self._observers.get(topic.name, ()):
+            result = observer(topic, event)
             if asyncio.iscoroutine(result):
                 await result
 

@@ -31,6 +31,9 @@ async def write_batch(sink: Sink, topic: Topic, batch: Sequence[Delivery],
     of the ones whose data no write can take."""
     pairs: list[tuple[Delivery, Event]] = []
     for delivery in batch:
+        if delivery.event is not None:  # decoded already (see Delivery.event)
+            pairs.append((delivery, delivery.event))
+            continue
         try:
             pairs.append((delivery, decode(topic, delivery.value)))
         except DecodeError:
@@ -48,12 +51,12 @@ async def _write(sink: Sink, topic: Topic, pairs: list[tuple[Delivery, Event]],
                                 f"{sink.name} writing {len(events)} {topic.name}")
     except Exception as err:
         if len(pairs) == 1 or is_retriable(err):  # alone, or retries ran out (give_up_s)
-            metrics.SINK_WRITES.labels(sink=sink.name, outcome="dead-letter").inc(len(pairs))
+            metrics.child(metrics.SINK_WRITES, sink.name, "dead-letter").inc(len(pairs))
             reason = f"{sink.name} could not write it: {describe(err)}"
             return [dead_lettered(sink.name, delivery, reason) for delivery, _ in pairs]
-        metrics.SINK_WRITES.labels(sink=sink.name, outcome="split").inc()
+        metrics.child(metrics.SINK_WRITES, sink.name, "split").inc()
         half = len(pairs) // 2
         return (await _write(sink, topic, pairs[:half], policy)
                 + await _write(sink, topic, pairs[half:], policy))
-    metrics.SINK_WRITES.labels(sink=sink.name, outcome="ok").inc()
+    metrics.child(metrics.SINK_WRITES, sink.name, "ok").inc()
     return []

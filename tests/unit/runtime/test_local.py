@@ -117,3 +117,59 @@ async def test_empty_or_wrong_shaped_values_are_dead_lettered(raw):
         await rt.publish_raw(EXPERIMENT_CONTROL, "k", raw)
         await rt.run_until_idle(timeout=5)
     assert len(dead) == 1 and dead[0].raw_size == len(raw) and not dead[0].raw_truncated
+
+
+async def test_every_consumer_and_observer_shares_one_decoded_event(monkeypatch):
+    # The consumers of an in-process event get the event its producer built (decoded once
+    # for bytes from outside), not one decode each: that was most of a trial's CPU.
+    import agents.runtime.dispatch as dispatch_module
+    import agents.runtime.local as local_module
+
+    decodes: list[str] = []
+    real = local_module.decode
+
+    def counting(topic, raw):
+        decodes.append(topic.name)
+        return real(topic, raw)
+
+    monkeypatch.setattr(local_module, "decode", counting)
+    monkeypatch.setattr(dispatch_module, "decode", counting)
+    seen: list[ExperimentControl] = []
+
+    async def record(event: ExperimentControl, ctx: StepContext) -> list[Emit]:
+        seen.append(event)
+        return []
+
+    agents = [Agent("a", (Step("a.record", EXPERIMENT_CONTROL, record),)),
+              Agent("b", (Step("b.record", EXPERIMENT_CONTROL, record),))]
+    observed: list[ExperimentControl] = []
+    async with LocalRuntime(agents, observers=[(EXPERIMENT_CONTROL, _collector(observed))]
+                            ) as rt:
+        built = _control("built")
+        await rt.publish(EXPERIMENT_CONTROL, built)
+        await rt.publish_raw(EXPERIMENT_CONTROL, "k", _control("raw").model_dump_json().encode())
+        await rt.run_until_idle(timeout=5)
+    assert decodes == ["experiment-control"]  # the raw bytes, once
+    assert sorted(e.experiment_id for e in seen) == ["built", "built", "raw", "raw"]
+    assert [e for e in seen if e.experiment_id == "built"] == [built, built]
+    assert all(e is built for e in seen if e.experiment_id == "built")
+    assert all(e is observed[1] for e in seen if e.experiment_id == "raw")
+
+
+async def test_an_emitted_event_the_codec_refuses_is_dead_lettered_by_each_consumer():
+    # As on Kafka: a NUL in a plain str field passes the model but not the codec's decode.
+    dead: list[DeadLetter] = []
+    seen: list[str] = []
+
+    async def relay(event: ExperimentControl, ctx: StepContext) -> list[Emit]:
+        seen.append(event.reason)
+        if event.reason == "start":
+            return [Emit(EXPERIMENT_CONTROL, _control("e", "bad\u0000"))]
+        return []
+
+    agent = Agent("a", (Step("a.relay", EXPERIMENT_CONTROL, relay),))
+    async with LocalRuntime([agent], observers=[(DEAD_LETTER, _collector(dead))]) as rt:
+        await rt.publish(EXPERIMENT_CONTROL, _control("e", "start"))
+        await rt.run_until_idle(timeout=5)
+    assert seen == ["start"]
+    assert len(dead) == 1 and "reason contains NUL" in dead[0].reason
