@@ -6,7 +6,13 @@ import logging
 from typing import Any
 
 from agents.runtime.contract import Emit, StepContext
-from agents.trials.plan import BUDGET_TRIALS_REASON, plan_round, request, skipped
+from agents.trials.plan import (
+    BUDGET_TRIALS_REASON,
+    plan_round,
+    request,
+    round_analysis,
+    skipped,
+)
 from agents.trials.render import MissingVariable, TemplateError, render, render_messages
 from agents.trials.services import TrialsServices
 from schemas.events import (
@@ -42,9 +48,11 @@ async def fan_out(event: VariationGenerated, ctx: StepContext) -> list[Emit]:
     trials = plan_round(event)
     expected = len(trials)
     allowed = event.trials_allowed()
-    emits = [Emit(TRIAL_REQUESTED, request(event, t, expected)) for t in trials[:allowed]]
+    analysis = round_analysis(event)  # once per round: it walks every cell
+    emits = [Emit(TRIAL_REQUESTED, request(event, t, expected, analysis))
+             for t in trials[:allowed]]
     emits += [
-        Emit(TRIAL_COMPLETED, skipped(event, t, expected, BUDGET_TRIALS_REASON))
+        Emit(TRIAL_COMPLETED, skipped(event, t, expected, BUDGET_TRIALS_REASON, analysis))
         for t in trials[allowed:]
     ]
     return emits

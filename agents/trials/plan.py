@@ -106,7 +106,10 @@ def planned_pairs(event: VariationGenerated) -> int | None:
     return pairs or None
 
 
-def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialSpec:
+def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int,
+               analysis: AnalysisConfig | None = None) -> TrialSpec:
+    """`analysis`: round_analysis(event), worked out once per round by the caller (it walks
+    every cell of the round: per trial, a round's plan was quadratic in its size)."""
     spec = event.spec
     return TrialSpec(
         trial_id=trial.trial_id,
@@ -119,7 +122,7 @@ def trial_spec(event: VariationGenerated, trial: PlannedTrial, expected: int) ->
         expected_trials=expected,
         cell_size=trial.cell_size,
         cell_position=trial.cell_position,
-        analysis=round_analysis(event),
+        analysis=analysis if analysis is not None else round_analysis(event),
         budget=spec.budget,
         domain=spec.domain,
         **event.owner(),
@@ -134,17 +137,19 @@ def call_options(model: ModelSpec, test: TestCase) -> ModelSpec:
     return model
 
 
-def request(event: VariationGenerated, trial: PlannedTrial, expected: int) -> TrialRequested:
+def request(event: VariationGenerated, trial: PlannedTrial, expected: int,
+            analysis: AnalysisConfig | None = None) -> TrialRequested:
     variation = trial.variation
     return TrialRequested(
-        trial=trial_spec(event, trial, expected),
+        trial=trial_spec(event, trial, expected, analysis),
         prompt=variation.prompt,
         system=variation.system if variation.system is not None else event.spec.system,
     )
 
 
 def skipped(
-    event: VariationGenerated, trial: PlannedTrial, expected: int, reason: str
+    event: VariationGenerated, trial: PlannedTrial, expected: int, reason: str,
+    analysis: AnalysisConfig | None = None,
 ) -> TrialCompleted:
-    return TrialCompleted(trial=trial_spec(event, trial, expected), status="skipped",
+    return TrialCompleted(trial=trial_spec(event, trial, expected, analysis), status="skipped",
                           reason=reason, attempts=0)

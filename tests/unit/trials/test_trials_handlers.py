@@ -249,6 +249,20 @@ async def test_fan_out_fixes_the_planned_pairs_the_group_sequential_looks_are_fr
     assert {e.event.trial.analysis.family_size for e in emits} == {1}
 
 
+async def test_fan_out_works_out_the_round_analysis_once_not_once_per_trial(monkeypatch):
+    # Regression: every trial recomputed the planned pairs by walking every cell of the
+    # round, so fanning out 2,000 trials took seconds (quadratic in the round's size).
+    import agents.trials.plan as plan
+
+    walks: list[int] = []
+    real = plan.planned_pairs
+    monkeypatch.setattr(plan, "planned_pairs", lambda event: walks.append(1) or real(event))
+    event = round_event(n_cases=5, models=("sim/small", "sim/large"), budget=Budget(max_trials=12))
+    emits = await fan_out(event, StepContext(state={}, shared={}))
+    assert len(emits) == 20 and len(walks) == 1
+    assert {e.event.trial.analysis.planned_pairs for e in emits} == {10}
+
+
 async def test_a_trial_whose_test_has_a_perplexity_assertion_asks_for_logprobs(
         make_sim, settings_for, trials_ctx):
     from schemas.experiment import Assertion
