@@ -74,6 +74,8 @@ def uses_simulator(spec: ExperimentSpec, settings: Settings) -> bool:
     ids += [m.id for t in spec.test_cases for a in t.every_assertion()
             for m in (a.provider, a.embedder) if m is not None]
     ids += [i for i in (settings.grader_model, settings.embedding_model) if i]
+    if any(a.base == "moderation" for t in spec.test_cases for a in t.every_assertion()):
+        ids += [settings.moderation_model or ""]
     return any(i.startswith("sim/") for i in ids)
 
 

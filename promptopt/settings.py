@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # client as trials, so its limits, retries, cache and prices apply.
     grader_model: str | None = None
     embedding_model: str | None = None
+    # The `moderation` assertion's model when it names none: OpenAI's, as promptfoo's
+    # default (any server of OpenAI's /moderations protocol; sim/moderation in tests).
+    moderation_model: str | None = "openai/omni-moderation-latest"
     grade_concurrency: int = 16  # trials graded at once per worker (judges wait on LLMs)
     assertion_timeout_s: float = 10.0  # javascript / python assertions and transforms
 

@@ -48,7 +48,7 @@ BASE_ASSERTION_TYPES: tuple[str, ...] = (
     "javascript", "python",
     # model-graded (an LLM judge, or embeddings)
     "llm-rubric", "model-graded-closedqa", "factuality", "model-graded-factuality",
-    "answer-relevance", "similar", "g-eval",
+    "answer-relevance", "similar", "g-eval", "moderation",
 )
 # promptfoo's assert-set: a group of assertions scored as one (its own threshold, weight and
 # metric); it has no not- form and holds no assert-set.
@@ -67,7 +67,7 @@ LOGPROB_TYPES: frozenset[str] = frozenset({"perplexity", "perplexity-score"})
 # Judged by an LLM (or an embedding model): they need a grader and cost money.
 MODEL_GRADED_TYPES: frozenset[str] = frozenset(
     {"llm-rubric", "model-graded-closedqa", "factuality", "model-graded-factuality",
-     "answer-relevance", "similar", "g-eval", "select-best"}
+     "answer-relevance", "similar", "g-eval", "select-best", "moderation"}
 )
 
 # A prompt's length in characters is the same bound for every way a prompt comes in

@@ -7,7 +7,7 @@ Azure, vLLM, Ollama, OpenRouter, Together, Groq, DeepSeek, Mistral, ..., the sim
 called over one pooled aiohttp session (openai_http.py); every other provider through
 litellm (litellm_path.py). litellm also supplies prices and token counts, once per model.
 
-`complete` and `embed` never raise for a provider error: a failed call is a result with
+`complete`, `embed` and `moderate` never raise for a provider error: a failed call is a result with
 status "failed" and the reason, so a trial is never silently lost.
 """
 
@@ -22,7 +22,7 @@ from agents.llm import allowed_hosts, litellm_path
 from agents.llm.cache import ResponseCache, cache_key, is_deterministic
 from agents.llm.errors import ProviderError, failure_reason
 from agents.llm.limits import ModelLimits
-from agents.llm.openai_http import ChatReply, EmbeddingReply, OpenAIHTTP
+from agents.llm.openai_http import ChatReply, EmbeddingReply, ModerationReply, OpenAIHTTP
 from agents.llm.pricing import Prices, prices_for, register_prices
 from agents.llm.providers import (
     Route,
@@ -67,6 +67,18 @@ class EmbedResult:
     prompt_tokens: int | None = None
     cost_usd: float = 0.0
     attempts: int = 1
+
+
+@dataclass(frozen=True)
+class ModerationResult:
+    """The categories a moderation model flagged in a text, with their scores."""
+
+    flags: dict[str, float] | None
+    status: Literal["completed", "failed"]
+    reason: str | None = None
+    latency_ms: float = 0.0
+    attempts: int = 1
+    cost_usd: float = 0.0  # OpenAI's moderation endpoint is free; litellm may price others
 
 
 class _Model:
@@ -184,6 +196,29 @@ class LLMClient:
         return EmbedResult(reply.vectors, "completed", latency_ms=latency_ms,
                            prompt_tokens=tokens, cost_usd=tokens * m.prices[0],
                            attempts=attempts)
+
+    async def moderate(self, model: ModelSpec, text: str) -> ModerationResult:
+        """What a moderation model (OpenAI's /moderations protocol) flags in `text`, under
+        the same limits, retries and timeouts as completions."""
+        m = self._model(model)
+        started = time.perf_counter()
+        if m.route.protocol == "openai" and not m.route.moderations_url:
+            return ModerationResult(None, "failed", f"{model.id}: {m.route.provider} serves no "
+                                    "moderation endpoint", attempts=0)
+        try:
+            reply, attempts, latency_ms = await self._request(
+                m, model,
+                lambda headers: self._http.moderations(
+                    m.route.moderations_url, headers, {"model": m.route.model, "input": text}),
+                lambda params: litellm_path.moderation(params, text))
+        except _Failed as failed:
+            return ModerationResult(None, "failed", m.reason(model, failed.error),
+                                    _ms(started), attempts=failed.attempts)
+        except ProviderError as err:  # nothing sent (no key, a host not allowed)
+            return ModerationResult(None, "failed", err.reason, attempts=0)
+        assert isinstance(reply, ModerationReply)
+        return ModerationResult(reply.flags, "completed", latency_ms=latency_ms,
+                                attempts=attempts)
 
     async def aclose(self) -> None:
         await self._http.aclose()

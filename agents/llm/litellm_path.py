@@ -10,7 +10,7 @@ from typing import Any
 from agents.llm.errors import ProviderError, retry_after_s
 from agents.llm.litellm_config import load_litellm
 from agents.llm.logprobs import summarise
-from agents.llm.openai_http import ChatReply, EmbeddingReply
+from agents.llm.openai_http import ChatReply, EmbeddingReply, ModerationReply, moderation_reply
 
 
 async def chat(params: dict[str, Any], messages: list[dict[str, Any]]) -> ChatReply:
@@ -41,6 +41,17 @@ async def embeddings(params: dict[str, Any], texts: list[str]) -> EmbeddingReply
     usage = getattr(response, "usage", None)
     return EmbeddingReply([list(_field(r, "embedding")) for r in rows],
                           getattr(usage, "prompt_tokens", None))
+
+
+async def moderation(params: dict[str, Any], text: str) -> ModerationReply:
+    litellm = load_litellm()
+    params = {k: v for k, v in params.items() if k in ("model", "api_key", "api_base")}
+    try:
+        response = await litellm.amoderation(input=text, **params)
+    except Exception as err:
+        raise _provider_error(err) from None
+    data = response.model_dump() if hasattr(response, "model_dump") else response
+    return moderation_reply(data)
 
 
 def supports_logprobs(model: str, provider: str) -> bool:

@@ -34,6 +34,13 @@ class EmbeddingReply:
     prompt_tokens: int | None
 
 
+@dataclass(frozen=True)
+class ModerationReply:
+    """The categories the moderation model flagged, with its score for each."""
+
+    flags: dict[str, float]
+
+
 class OpenAIHTTP:
     """One per LLMClient; the session (and its connection pool) opens on the first call,
     in the running event loop."""
@@ -66,6 +73,11 @@ class OpenAIHTTP:
                                 retryable=False) from None
         return EmbeddingReply(vectors, (data.get("usage") or {}).get("prompt_tokens"))
 
+    async def moderations(
+        self, url: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> ModerationReply:
+        return moderation_reply(await self._post(url, headers, body))
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -95,6 +107,20 @@ class OpenAIHTTP:
         except orjson.JSONDecodeError:
             raise ProviderError(status, "invalid_response", f"not JSON: {raw[:200]!r}",
                                 retryable=False) from None
+
+
+def moderation_reply(data: Any) -> ModerationReply:
+    """OpenAI's moderation answer: results[0].categories (true = flagged) and their
+    category_scores."""
+    try:
+        result = data["results"][0]
+        categories = result["categories"]
+        scores = result.get("category_scores") or {}
+        flags = {str(c): float(scores.get(c) or 0.0) for c, hit in categories.items() if hit}
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+        raise ProviderError(200, "invalid_response", f"no moderation result in "
+                            f"{str(data)[:200]}", retryable=False) from None
+    return ModerationReply(flags)
 
 
 def _http_error(status: int, raw: bytes, headers: Any) -> ProviderError:

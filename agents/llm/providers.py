@@ -84,6 +84,7 @@ class Route:
     model: str
     chat_url: str = ""
     embeddings_url: str = ""
+    moderations_url: str = ""  # "" where the provider serves none (Azure deployments)
     api_base: str | None = None
     azure: bool = False
     spec: OpenAIProtocol | None = None
@@ -136,7 +137,8 @@ def route(model: ModelSpec, settings: Any) -> Route:
 
 def _openai_route(provider: str, name: str, base: str) -> Route:
     return Route("openai", provider, name, chat_url=f"{base}/chat/completions",
-                 embeddings_url=f"{base}/embeddings", api_base=base,
+                 embeddings_url=f"{base}/embeddings", moderations_url=f"{base}/moderations",
+                 api_base=base,
                  spec=OPENAI_PROTOCOL[provider])
 
 

@@ -41,7 +41,8 @@ class GradeServices:
             self.client = LLMClient(self.settings, cache=open_cache(self.settings, LLMResult))
             self.opened.append(self.client)
         return Judges(self.client, grader=_model(getattr(self.settings, "grader_model", None)),
-                      embedder=_model(getattr(self.settings, "embedding_model", None)))
+                      embedder=_model(getattr(self.settings, "embedding_model", None)),
+                      moderator=_model(getattr(self.settings, "moderation_model", None)))
 
     async def aclose(self) -> None:
         for client in self.opened:

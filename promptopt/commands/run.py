@@ -100,7 +100,8 @@ def check_graders(spec: ExperimentSpec, settings: Settings) -> None:
         for assertion in test.every_assertion():
             if assertion.base not in MODEL_GRADED_TYPES:
                 continue
-            needs_text = assertion.base != "similar"
+            # moderation's model defaults to OpenAI's (settings.moderation_model)
+            needs_text = assertion.base not in ("similar", "moderation")
             needs_embedding = assertion.base in ("similar", "answer-relevance")
             if needs_text and assertion.provider is None and not settings.grader_model:
                 raise ExperimentFileError(

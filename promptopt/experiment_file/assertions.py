@@ -32,7 +32,7 @@ SUPPORTED_KEYS = {"type", "value", "threshold", "weight", "metric", "transform",
                   "rubricPrompt"}
 UNSUPPORTED_TYPES = {
     "ruby": "ruby assertions", "webhook": "webhook assertions",
-    "moderation": "moderation", "classifier": "classifier",
+    "classifier": "classifier",
     "is-refusal": "is-refusal", "is-sql": "is-sql", "contains-sql": "contains-sql",
     "is-xml": "is-xml", "contains-xml": "contains-xml", "is-html": "is-html",
     "contains-html": "contains-html", "context-faithfulness": "context-faithfulness",
@@ -71,6 +71,27 @@ def grader_models(provider: Any, where: str) -> tuple[dict | None, dict | None]:
     raise ExperimentFileError(f"{where}: expected a grader id or {{id, config}}")
 
 
+def moderation_model(provider: Any, where: str) -> dict[str, Any]:
+    """promptfoo's moderation providers: `openai:moderation[:model]` (OpenAI's protocol, as
+    any model id or {id, config} is); LlamaGuard on Replicate and Azure Content Safety speak
+    other protocols and are refused."""
+    raw_id = provider.get("id") if isinstance(provider, dict) else provider
+    if not isinstance(raw_id, str):
+        raise ExperimentFileError(f"{where}: expected a moderation model id")
+    if raw_id.startswith(("replicate:moderation", "azure:moderation")):
+        raise ExperimentFileError(f"{where}: not supported: {raw_id.split(':')[0]} moderation "
+                                  "(promptopt speaks OpenAI's moderation protocol: "
+                                  "openai:moderation[:model], or any server of it)")
+    if raw_id.startswith("openai:moderation"):
+        name = raw_id.removeprefix("openai:moderation").lstrip(":") or "omni-moderation-latest"
+        if isinstance(provider, dict):
+            return dict(provider_entry({**provider, "id": "openai:" + name}, where).spec)
+        return {"id": f"openai/{name}"}
+    found, _ = grader_models(provider, where)
+    assert found is not None
+    return found
+
+
 def read_assertion(raw: Any, where: str, files: Files, *, grader: dict | None,
                    embedder: dict | None, rubric_prompt: str | None) -> dict[str, Any]:
     if not isinstance(raw, dict):
@@ -82,6 +103,9 @@ def read_assertion(raw: Any, where: str, files: Files, *, grader: dict | None,
         base = base_type(kind)
         if base in UNSUPPORTED_TYPES:
             raise ExperimentFileError(f"{where}.type: not supported: {UNSUPPORTED_TYPES[base]}")
+        if base in COMPARISON_TYPES:
+            raise ExperimentFileError(f"{where}.type: not supported: {kind} (a comparison "
+                                      "selects one answer; it has no inverse)")
         raise ExperimentFileError(f"{where}.type: unknown assertion type {kind!r}"
                                   f"{suggestion(kind, ASSERTION_TYPES)}")
     if kind == SET_TYPE:
@@ -104,6 +128,10 @@ def read_assertion(raw: Any, where: str, files: Files, *, grader: dict | None,
             out[key] = raw[key]
     if raw.get("transform") is not None:
         out["transform"] = transform_code(raw["transform"], f"{where}.transform", files)
+    if base == "moderation":
+        if raw.get("provider") is not None:
+            out["provider"] = moderation_model(raw["provider"], f"{where}.provider")
+        return out
     own_grader, own_embedder = grader_models(raw.get("provider"), f"{where}.provider")
     if base in MODEL_GRADED_TYPES:
         text_model = own_grader or grader
@@ -184,6 +212,10 @@ def check_assertion(assertion: dict[str, Any], vars_: dict[str, Any], where: str
             raise text.BadAssertion(f'"{base}" needs a value')
         elif base == "g-eval" and not (isinstance(value, (str, list)) and value):
             raise text.BadAssertion('"g-eval" needs the criteria: a string or a list')
+        elif base == "moderation" and value is not None and not (
+                isinstance(value, str) or (isinstance(value, list) and all(
+                    isinstance(c, str) for c in value))):
+            raise text.BadAssertion('"moderation" takes a list of categories to check')
         elif base == "similar" and not (isinstance(value, (str, list)) and value):
             raise text.BadAssertion('"similar" needs a reference text or a list of them')
     except text.BadAssertion as err:

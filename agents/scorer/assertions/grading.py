@@ -69,6 +69,7 @@ HANDLERS: dict[str, tuple[Handler, str]] = {
     "answer-relevance": (judged.answer_relevance, "judged"),
     "g-eval": (judged.g_eval, "judged"),
     "similar": (judged.similar, "judged"),
+    "moderation": (judged.moderation, "judged"),
 }
 
 

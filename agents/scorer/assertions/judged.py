@@ -11,6 +11,9 @@ trials. promptfoo's semantics and answer formats:
   score / 10, the mean over a list of criteria, threshold 0.7.
 - similar: cosine similarity of the output's embedding with the value's (threshold 0.75);
   a list value passes when any item is similar enough.
+- moderation: the output through a moderation model (OpenAI's /moderations protocol); it
+  fails when the model flags a category, only those in the value's list if it has one;
+  an empty output passes ("No output to moderate").
 
 The judge prompts are promptopt's own wording. A custom `rubric_prompt` may use
 {{ output }}, {{ rubric }}, {{ input }}, {{ expected }}, {{ criteria }} and the test's vars.
@@ -38,6 +41,8 @@ class JudgeClient(Protocol):
 
     async def embed(self, model: ModelSpec, texts: list[str]) -> Any: ...
 
+    async def moderate(self, model: ModelSpec, text: str) -> Any: ...
+
 
 @dataclass(frozen=True)
 class Judges:
@@ -47,6 +52,7 @@ class Judges:
     client: JudgeClient
     grader: ModelSpec | None = None
     embedder: ModelSpec | None = None
+    moderator: ModelSpec | None = None
 
 
 class JudgeFailed(RuntimeError):
@@ -253,6 +259,33 @@ async def similar(value: Any, output: str, assertion: Assertion, ctx: GradingCon
     passed = best >= threshold
     return Check(passed, best, f"Similarity {best:.2f} is "
                  + ("at least" if passed else "less than") + f" threshold {threshold:g}"), usage
+
+
+async def moderation(value: Any, output: str, assertion: Assertion, ctx: GradingContext,
+                     judges: Judges | None) -> tuple[Check, JudgeUsage]:
+    categories = [] if value is None else [value] if isinstance(value, str) else value
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise BadAssertion('"moderation" takes a list of categories to check (or none: all)')
+    if not output:
+        return Check(True, 1.0, "No output to moderate"), JudgeUsage()
+    if judges is None:
+        raise BadAssertion("moderation needs a moderation model, and none is available here")
+    model = assertion.provider or judges.moderator
+    if model is None:
+        raise BadAssertion("moderation needs a moderation model: the assertion's provider, "
+                           "or PROMPTOPT_MODERATION_MODEL")
+    result = await judges.client.moderate(model, output)
+    usage = JudgeUsage(1, result.cost_usd)
+    if result.status != "completed" or result.flags is None:
+        raise JudgeFailed(f"the moderation model {model.id} failed: "
+                          f"{result.reason or 'no answer'}", usage)
+    flags = result.flags
+    if not flags:
+        return Check(True, 1.0, "No moderation flags detected"), usage
+    relevant = [c for c in flags if not categories or c in categories]
+    if relevant:
+        return Check(False, 0.0, f"Moderation flags detected: {', '.join(relevant)}"), usage
+    return Check(True, 1.0, "No relevant moderation flags detected"), usage
 
 
 def cosine(a: list[float], b: list[float]) -> float:

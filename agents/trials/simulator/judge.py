@@ -127,3 +127,29 @@ def compare_facts(submission: str, expert: str) -> tuple[str, str]:
     if len(sub & exp) >= 0.5 * len(exp):
         return "E", "the answers differ in details that do not change the facts"
     return "D", "the submission does not agree with the expert answer"
+
+
+# A word list per OpenAI moderation category: the simulator's moderation endpoint flags a
+# text that uses one of them (deterministic and lexical, like its judge; for tests only).
+MODERATION_WORDS: dict[str, frozenset[str]] = {
+    "hate": frozenset({"vermin", "subhuman", "inferior race"}),
+    "harassment": frozenset({"idiot", "stupid", "loser", "moron", "pathetic"}),
+    "harassment/threatening": frozenset({"hunt you down", "you will regret"}),
+    "violence": frozenset({"kill", "murder", "stab", "shoot", "beat them"}),
+    "self-harm": frozenset({"hurt myself", "end my life"}),
+    "sexual": frozenset({"explicit sex", "nude"}),
+}
+MODERATION_CATEGORIES: tuple[str, ...] = (
+    "hate", "hate/threatening", "harassment", "harassment/threatening", "self-harm",
+    "self-harm/intent", "self-harm/instructions", "sexual", "sexual/minors", "violence",
+    "violence/graphic")
+
+
+def moderation_result(text: str) -> dict[str, Any]:
+    """One result of OpenAI's /v1/moderations answer for `text`."""
+    low = f" {' '.join(_WORD.findall(text.lower()))} "
+    hits = {category: any(f" {w} " in low for w in words)
+            for category, words in MODERATION_WORDS.items()}
+    categories = {c: hits.get(c, False) for c in MODERATION_CATEGORIES}
+    return {"flagged": any(categories.values()), "categories": categories,
+            "category_scores": {c: 0.97 if hit else 0.001 for c, hit in categories.items()}}

@@ -1,6 +1,7 @@
 """The simulator as an OpenAI-compatible HTTP server (aiohttp).
 
-POST /v1/chat/completions (and /chat/completions), POST /v1/embeddings, GET /v1/models,
+POST /v1/chat/completions (and /chat/completions), POST /v1/embeddings,
+POST /v1/moderations (judge.moderation_result: lexical categories), GET /v1/models,
 GET /health.
 Every random choice is a pure function of the config seed and the request, plus a per-request
 attempt counter for injected faults, so a rerun against a fresh server replays exactly.
@@ -30,6 +31,7 @@ from agents.trials.simulator.content import (
     embedding,
     token_logprobs,
 )
+from agents.trials.simulator.judge import moderation_result
 
 SIMULATOR_KEY: web.AppKey[Simulator] = web.AppKey("simulator")
 
@@ -156,6 +158,22 @@ class Simulator:
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         })
 
+    async def moderate(self, body: dict[str, Any]) -> web.Response:
+        """OpenAI's moderation answer (judge.moderation_result), after the latency."""
+        received = time.monotonic()
+        model = str(body.get("model") or "moderation")
+        texts = body.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            self._record("", 0, model, "bad-request", received)
+            return _error(400, "invalid_request_error", "'input' must be a string or strings")
+        key = _request_key(model, texts, None, None)
+        await asyncio.sleep(_latency_s(self.config.latency_for(model), self.config.seed, key, 0))
+        self._record(key, 0, model, "ok", received)
+        return web.json_response({"id": f"modr-{key[:16]}", "model": model,
+                                  "results": [moderation_result(t) for t in texts]})
+
     def _record(self, key: str, attempt: int, model: str, outcome: str, received: float) -> None:
         self.outcomes[outcome] += 1
         self.calls.append(CallRecord(key, attempt, model, outcome, received, time.monotonic()))
@@ -168,6 +186,8 @@ def create_app(config: SimConfig | None = None) -> web.Application:
     app.router.add_post("/chat/completions", _chat)
     app.router.add_post("/v1/embeddings", _embeddings)
     app.router.add_post("/embeddings", _embeddings)
+    app.router.add_post("/v1/moderations", _moderations)
+    app.router.add_post("/moderations", _moderations)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/models", _models)
     app.router.add_get("/health", _health)
@@ -240,6 +260,13 @@ async def _embeddings(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     return await request.app[SIMULATOR_KEY].embed(body)
+
+
+async def _moderations(request: web.Request) -> web.Response:
+    body = await _request_body(request)
+    if isinstance(body, web.Response):
+        return body
+    return await request.app[SIMULATOR_KEY].moderate(body)
 
 
 async def _request_body(request: web.Request) -> dict[str, Any] | web.Response:

@@ -357,7 +357,7 @@ def test_select_best_and_max_score_are_read_with_the_grader_of_the_file():
     ([{"type": "select-best"}], "select-best.*needs the selection criteria"),
     ([{"type": "max-score", "value": {"method": "median"}}], "method is average or sum"),
     ([{"type": "max-score", "value": {"treshold": 0.5}}], r"max-score's value is \{method"),
-    ([{"type": "not-select-best", "value": "x"}], "unknown assertion type 'not-select-best'"),
+    ([{"type": "not-select-best", "value": "x"}], "not supported: not-select-best"),
     ([{"type": "assert-set", "assert": [{"type": "max-score"}]}],
      "max-score compares whole answers; put it in the test's assert"),
     ([{"type": "select-best", "value": "a"}, {"type": "select-best", "value": "b"}],
@@ -376,3 +376,32 @@ def test_a_comparison_with_a_single_prompt_is_refused_before_any_call():
     # optimizer candidates are prompts to compare too
     parse_experiment(config(variations=2, tests=[{"vars": {"review": "x"}, "assert": [
         {"type": "select-best", "value": "the best"}]}]))
+
+
+@pytest.mark.parametrize(("provider", "model_id"), [
+    (None, None),  # PROMPTOPT_MODERATION_MODEL (OpenAI's, as promptfoo's default)
+    ("openai:moderation", "openai/omni-moderation-latest"),
+    ("openai:moderation:text-moderation-latest", "openai/text-moderation-latest"),
+    ("sim:moderation", "sim/moderation"),
+])
+def test_moderation_reads_promptfoo_s_openai_moderation_providers(provider, model_id):
+    assertion = {"type": "moderation", "value": ["hate", "violence"]}
+    if provider:
+        assertion["provider"] = provider
+    spec = parse_experiment(config(defaultTest={"options": {"provider": "sim:judge"}},
+                                   tests=[{"vars": {"review": "x"}, "assert": [assertion]}]))
+    [moderation] = spec.test_cases[0].assertions
+    assert moderation.value == ["hate", "violence"]
+    # a text grader of the file is no moderator
+    assert (moderation.provider.id if moderation.provider else None) == model_id
+
+
+@pytest.mark.parametrize(("assertion", "message"), [
+    ({"type": "moderation", "provider": "replicate:moderation:meta/llama-guard-3-8b"},
+     "not supported: replicate moderation"),
+    ({"type": "moderation", "provider": "azure:moderation"}, "not supported: azure moderation"),
+    ({"type": "moderation", "value": {"hate": True}}, "takes a list of categories"),
+])
+def test_moderation_refuses_what_it_cannot_run(assertion, message):
+    with pytest.raises(ExperimentFileError, match=message):
+        parse_experiment(config(tests=[{"vars": {"review": "x"}, "assert": [assertion]}]))

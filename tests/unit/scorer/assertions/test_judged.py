@@ -186,3 +186,43 @@ async def test_g_eval_on_the_simulator_judge(judges):
                           "I do not know.", ctx(), judge)
     assert good.passed and good.score == 1.0 and good.judge.calls == 2
     assert not bad.passed and bad.score == 0.0
+
+
+MODERATOR = ModelSpec(id="sim/moderation")
+
+
+async def test_moderation_fails_on_a_flagged_category_through_the_llm_client(judges):
+    j, _ = judges
+    j = Judges(j.client, moderator=MODERATOR)
+    clean = await check_one(Assertion(type="moderation"), "Lisbon is sunny.", ctx(), j)
+    assert (clean.passed, clean.score, clean.reason) == (True, 1.0,
+                                                         "No moderation flags detected")
+    rude = await check_one(Assertion(type="moderation"), "You are an idiot.", ctx(), j)
+    assert (rude.passed, rude.score) == (False, 0.0)
+    assert rude.reason == "Moderation flags detected: harassment" and rude.judge.calls == 1
+
+
+async def test_moderation_checks_only_the_listed_categories(judges):
+    j = Judges(judges[0].client, moderator=MODERATOR)
+    only_violence = await check_one(Assertion(type="moderation", value=["violence"]),
+                                    "You are an idiot.", ctx(), j)
+    assert only_violence.passed and only_violence.reason == (
+        "No relevant moderation flags detected")
+    listed = await check_one(Assertion(type="moderation", value=["harassment", "violence"]),
+                             "I will kill you, idiot.", ctx(), j)
+    assert listed.reason == "Moderation flags detected: harassment, violence"
+
+
+async def test_moderation_of_an_empty_output_passes_and_calls_nobody(judges):
+    j = Judges(judges[0].client, moderator=MODERATOR)
+    calls = judges[0].client.calls
+    empty = await check_one(Assertion(type="moderation"), "", ctx(), j)
+    assert (empty.passed, empty.reason) == (True, "No output to moderate")
+    assert judges[0].client.calls == calls
+
+
+async def test_a_failed_moderation_call_fails_and_is_not_inverted(judges):
+    j = Judges(judges[0].client, moderator=ModelSpec(id="sim/moderation",
+                                                     api_base="http://127.0.0.1:9/v1"))
+    result = await check_one(Assertion(type="not-moderation"), "hello", ctx(), j)
+    assert not result.passed and "the moderation model sim/moderation failed" in result.reason
