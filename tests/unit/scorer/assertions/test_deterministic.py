@@ -72,6 +72,9 @@ async def test_json_schema_values_are_objects_or_yaml_text():
     yaml_schema = "type: object\nrequired: [age]"
     assert (await check("contains-json", yaml_schema, 'here {"x": 1} and {"age": 2}')).passed
     assert (await check("not-is-json", schema, '{"age": 3}')).passed
+    # json-schema: the whole output (or one fenced block) must be JSON conforming to it
+    assert (await check("json-schema", schema, '```json\n{"name": "Ann"}\n```')).passed
+    assert not (await check("json-schema", schema, 'here {"name": "Ann"}')).passed
 
 
 async def test_levenshtein_threshold_is_the_largest_distance_allowed():

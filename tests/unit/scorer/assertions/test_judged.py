@@ -71,8 +71,9 @@ async def test_model_graded_closedqa_reads_the_final_y_or_n(judges):
 async def test_factuality_maps_the_judge_s_category(judges, output, category, passed):
     judge, _ = judges
     expert = "Paris" if category != "D" else "The answer is 13"
-    result = await check_one(Assertion(type="factuality", value=expert), output, ctx(), judge)
-    assert result.passed is passed and result.reason.startswith(f"({category})")
+    for kind in ("factuality", "model-graded-factuality"):  # promptfoo's two names
+        result = await check_one(Assertion(type=kind, value=expert), output, ctx(), judge)
+        assert result.passed is passed and result.reason.startswith(f"({category})")
 
 
 async def test_similar_compares_embeddings_by_cosine(judges):
