@@ -224,3 +224,53 @@ async def test_malformed_event_goes_to_dead_letter_and_the_next_one_is_processed
     assert dead["key"] == bad_key
     assert dead["partition"] is not None and dead["offset"] is not None
     assert "spec" in dead["reason"] and dead["agent"] == "optimizer.generate"
+
+
+async def scored_trials(bootstrap: str, experiment_id: str, until: int,
+                        timeout: float = 120) -> list[dict]:
+    """The experiment's trial-scored values, once there are `until` of them."""
+    consumer = await open_reader(bootstrap, "trial-scored")
+    found: list[dict] = []
+    try:
+        async with asyncio.timeout(timeout):
+            async for record in consumer:
+                if record.key == experiment_id.encode():
+                    found.append(json.loads(record.value))
+                    if len(found) >= until:
+                        return found
+    finally:
+        await consumer.stop()
+    raise AssertionError("unreachable")
+
+
+async def test_comparisons_are_graded_per_cell_on_the_broker(start_worker, settings):
+    """max-score waits for every prompt's answer to a test case (cell-compare, cell-ready:
+    the Faust runtime's state and window tables), then one answer per cell wins."""
+    start_worker()
+    experiment_id = f"cmp-{uuid.uuid4().hex[:8]}"
+    event = prompt_submitted(experiment_id, n_tests=4)
+    spec = event["spec"]
+    spec["n_variations"] = 0
+    spec["arms"] = [{"label": "one word",
+                     "prompt": "Classify the sentiment. Respond with only one word: {{review}}"}]
+    for test in spec["test_cases"]:
+        label = test.pop("expected")
+        test["assertions"] = [{"type": "icontains", "value": label},
+                              {"type": "equals", "value": label}, {"type": "max-score"}]
+    await publish(settings.kafka_bootstrap, "prompt-submitted", experiment_id,
+                  json.dumps(event).encode())
+    final = await consume_until(settings.kafka_bootstrap, "analysis-ready",
+                                final_for(experiment_id))
+    assert final["trials_done"] == 8
+    scored = await scored_trials(settings.kafka_bootstrap, experiment_id, until=8)
+    by_test: dict[str, list[dict]] = {}
+    for s in scored:
+        by_test.setdefault(s["trial"]["trial"]["test_case"]["id"], []).append(s)
+    assert sorted(by_test) == ["t0", "t1", "t2", "t3"]
+    for trials in by_test.values():
+        verdicts = [next(a for a in s["assertions"] if a["type"] == "max-score")
+                    for s in trials]
+        assert [v["passed"] for v in verdicts].count(True) == 1  # one winner per cell
+        for s, v in zip(trials, verdicts, strict=True):
+            if not v["passed"]:
+                assert s["score"] == 0.0 and s["passed"] is False
