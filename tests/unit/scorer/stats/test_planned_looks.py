@@ -3,6 +3,8 @@ bounds, futility, the final look after lost trials, and the near-normality warni
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -10,7 +12,7 @@ from pydantic import ValidationError
 from agents.scorer.handler import ScorerServices, fold_trial
 from agents.scorer.stats import ExperimentStats, Observation
 from agents.scorer.stats import group_sequential as gs
-from agents.scorer.stats.planned_looks import LookPlan
+from agents.scorer.stats.planned_looks import LookPlan, t_critical, z_from_t
 from schemas.events import AnalysisReady, TrialCompleted, TrialScored, TrialSpec
 from schemas.experiment import AnalysisConfig, ModelSpec, TestCase, VariationRef
 
@@ -192,3 +194,53 @@ async def test_the_scorer_publishes_an_analysis_at_each_planned_look():
             published += [e.event for e in emits if isinstance(e.event, AnalysisReady)]
     assert [a.variations[1].group_sequential.look for a in published] == [1, 2]
     assert [a.trials_done for a in published] == [40, 80]
+
+
+# -- the design's intervals and its early final look, by simulation ---------------------------
+
+
+def _moments_at(x: np.ndarray, counts: list[int] | tuple[int, ...]):
+    """n, mean and sd of each stream's first `counts` differences (streams x looks)."""
+    n, idx = np.asarray(counts, dtype=float), np.asarray(counts) - 1
+    c1, c2 = np.cumsum(x, axis=1)[:, idx], np.cumsum(x * x, axis=1)[:, idx]
+    mean = c1 / n
+    return n, mean, np.sqrt(np.maximum(c2 - c1 * mean, 0.0) / (n - 1))
+
+
+STREAMS = 20_000
+MC_SE = math.sqrt(0.05 * 0.95 / STREAMS)
+
+
+def test_repeated_cis_cover_the_true_difference_at_every_look_at_once():
+    # Jennison & Turnbull ch. 9: the repeated CIs hold the true difference at all K looks
+    # simultaneously with probability 1 - 2 alpha (one-sided), here 0.95: on normal and on
+    # {0, 0.5, 1} score differences, with the t mapped to the bound as the scorer does it.
+    plan = LookPlan.make(gs.equal_timing(5), 100, 0.05, 0.8, 1)
+    critical = np.array([t_critical(u, c - 1) for u, c in zip(plan.design.upper, plan.counts,
+                                                               strict=True)])
+    rng = np.random.default_rng(7)
+    levels, probs = np.array([0.0, 0.5, 1.0]), [0.2, 0.3, 0.5]
+    for truth, x in ((0.1, rng.normal(0.1, 0.3, (STREAMS, 100))),
+                     (0.0, rng.choice(levels, (STREAMS, 100), p=probs)
+                      - rng.choice(levels, (STREAMS, 100), p=probs))):
+        n, mean, sd = _moments_at(x, plan.counts)
+        covered = (np.abs(mean - truth) <= critical * sd / np.sqrt(n)).all(axis=1).mean()
+        assert 0.95 - 3 * MC_SE <= covered <= 0.95 + 5 * MC_SE, covered
+
+
+def test_an_early_final_look_spending_the_alpha_left_keeps_the_type_one_error():
+    # Trials lost for reasons unrelated to the scores end a stream at 50, 70 or 90 of 100
+    # planned pairs: the looks before, then a final look there with the alpha left (the
+    # bound LookMonitor.final_look uses). Two-sided, futility ignored (non-binding).
+    plan = LookPlan.make(gs.equal_timing(5), 100, 0.05, 0.8, 1)
+    rng = np.random.default_rng(9)
+    x = rng.normal(0.0, 0.3, (STREAMS, 100))
+    ends = rng.choice([50, 70, 90], STREAMS)
+    rejected = np.zeros(STREAMS, dtype=bool)
+    for end in (50, 70, 90):
+        counts = [c for c in plan.counts if c < end] + [end]
+        upper = gs.efficacy_bounds(tuple(c / 100 for c in counts), plan.design.alpha)
+        n, mean, sd = _moments_at(x[ends == end], counts)
+        z = z_from_t(mean / (sd / np.sqrt(n)), n - 1)
+        rejected[ends == end] = (np.abs(z) >= upper).any(axis=1)
+    assert rejected.mean() <= 0.05 + 3 * MC_SE, rejected.mean()

@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from scipy import stats as sps
+from scipy.stats import multivariate_t
 
 from agents.scorer.stats import classic
-from agents.scorer.stats.bayes import compare_binary
+from agents.scorer.stats.bayes import (
+    MONTE_CARLO_DRAWS,
+    PRIOR_PAIRS,
+    PRIOR_SD,
+    compare_binary,
+    paired_best_and_loss,
+)
 from agents.scorer.stats.multiple import adjust_p_values
 from agents.scorer.stats.power import (
     prop_test_power,
@@ -264,3 +273,50 @@ def test_bayes_matches_closed_form_for_one_trial_each():
     assert close(r.p_b_beats_a, 1 / 6, 1e-10)
     assert close(r.expected_loss_a, 1 / 30, 1e-10)
     assert close(r.expected_loss_b, 11 / 30, 1e-10)
+
+
+# -- the paired posterior (agents/scorer/stats/bayes.py) against closed forms and scipy --------
+
+
+def _paired_scale(scatter: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+    """The multivariate t's shape matrix and df, with bayes.py's weak prior (Box & Tiao 8.2)."""
+    k = scatter.shape[0]
+    df = n - k + PRIOR_PAIRS
+    return (scatter + PRIOR_PAIRS * PRIOR_SD**2 * np.eye(k)) / (n * df), df
+
+
+def test_paired_p_best_and_loss_match_the_student_t_closed_form():
+    # One variation: D ~ m + s T_df. P(best) = F(m / s); the expected loss of shipping the
+    # variation is E[(-D)+] and of keeping the control E[D+], where for X = m + s T_df:
+    # E[X+] = m F(m/s) + s (df + (m/s)^2) / (df - 1) f(m/s).
+    for n, m, m2 in ((8, 0.04, 0.09), (40, 0.01, 0.36), (200, -0.02, 4.0)):
+        shape, df = _paired_scale(np.array([[m2]]), n)
+        s = math.sqrt(shape[0, 0])
+        (p_control, loss_control), (p_variant, loss_variant) = paired_best_and_loss(
+            np.array([m]), np.array([[m2]]), n)
+        mc = 4 * math.sqrt(0.25 / MONTE_CARLO_DRAWS)  # 4 Monte-Carlo SE at worst
+        assert p_variant == pytest.approx(sps.t.cdf(m / s, df), abs=mc)
+        assert p_control + p_variant == pytest.approx(1.0)
+        spread = 4 * s * math.sqrt(df / (df - 2)) / math.sqrt(MONTE_CARLO_DRAWS)
+        assert loss_variant == pytest.approx(_t_positive_part(-m, s, df), abs=spread)
+        assert loss_control == pytest.approx(_t_positive_part(m, s, df), abs=spread)
+
+
+def _t_positive_part(mu: float, s: float, df: float) -> float:
+    """E[X+] for X = mu + s T_df (the partial expectation of a location-scale t)."""
+    r = mu / s
+    return mu * sps.t.cdf(r, df) + s * (df + r * r) / (df - 1) * sps.t.pdf(r, df)
+
+
+def test_paired_p_best_of_two_variations_matches_scipys_multivariate_t():
+    # P(control best) = P(D1 < 0, D2 < 0); P(v1 best) = P(-D1 < 0, D2 - D1 < 0): the
+    # multivariate t's CDF (scipy, Genz's algorithm) at linear maps of the differences.
+    n, mean = 30, np.array([0.03, 0.02])
+    scatter = n * np.array([[0.04, 0.03], [0.03, 0.05]])  # correlated differences
+    shape, df = _paired_scale(scatter, n)
+    got = [p for p, _ in paired_best_and_loss(mean, scatter, n)]
+    maps = {0: np.eye(2), 1: np.array([[-1.0, 0.0], [-1.0, 1.0]]),
+            2: np.array([[0.0, -1.0], [1.0, -1.0]])}
+    for arm, a in maps.items():
+        dist = multivariate_t(loc=a @ mean, shape=a @ shape @ a.T, df=df, seed=1)
+        assert got[arm] == pytest.approx(float(dist.cdf(np.zeros(2))), abs=0.01), arm
