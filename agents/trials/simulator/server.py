@@ -138,18 +138,12 @@ class Simulator:
 
     async def embed(self, body: dict[str, Any]) -> web.Response:
         """Hashed bag-of-words vectors (content.embedding), after the configured latency."""
-        received = time.monotonic()
         model = str(body.get("model") or "default")
-        texts = body.get("input")
-        if isinstance(texts, str):
-            texts = [texts]
-        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            self._record("", 0, model, "bad-request", received)
-            return _error(400, "invalid_request_error", "'input' must be a string or strings")
-        key = _request_key(model, texts, None, None)
-        await asyncio.sleep(_latency_s(self.config.latency_for(model), self.config.seed, key, 0))
+        answered = await self._texts(body, model)
+        if isinstance(answered, web.Response):
+            return answered
+        texts, _ = answered
         tokens = sum(count_tokens(t) for t in texts)
-        self._record(key, 0, model, "ok", received)
         return web.json_response({
             "object": "list",
             "model": model,
@@ -160,8 +154,19 @@ class Simulator:
 
     async def moderate(self, body: dict[str, Any]) -> web.Response:
         """OpenAI's moderation answer (judge.moderation_result), after the latency."""
-        received = time.monotonic()
         model = str(body.get("model") or "moderation")
+        answered = await self._texts(body, model)
+        if isinstance(answered, web.Response):
+            return answered
+        texts, key = answered
+        return web.json_response({"id": f"modr-{key[:16]}", "model": model,
+                                  "results": [moderation_result(t) for t in texts]})
+
+    async def _texts(self, body: dict[str, Any], model: str
+                     ) -> tuple[list[str], str] | web.Response:
+        """The `input` of an embeddings or moderations request (a string or strings) and
+        its request key, after the configured latency; or the 400 to answer."""
+        received = time.monotonic()
         texts = body.get("input")
         if isinstance(texts, str):
             texts = [texts]
@@ -171,8 +176,7 @@ class Simulator:
         key = _request_key(model, texts, None, None)
         await asyncio.sleep(_latency_s(self.config.latency_for(model), self.config.seed, key, 0))
         self._record(key, 0, model, "ok", received)
-        return web.json_response({"id": f"modr-{key[:16]}", "model": model,
-                                  "results": [moderation_result(t) for t in texts]})
+        return texts, key
 
     def _record(self, key: str, attempt: int, model: str, outcome: str, received: float) -> None:
         self.outcomes[outcome] += 1
