@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer
@@ -28,8 +29,17 @@ class BusUnavailable(Exception):
     """Kafka cannot be reached; the API answers 503."""
 
 
+@dataclass(frozen=True)
+class CaughtUp:
+    """Said once by a feed, after the current state (the backlog) and before the first live
+    analysis: from here on the viewer sees the experiments as they are, not as they were.
+    `backlog`: how many analyses the current state was."""
+
+    backlog: int
+
+
 class AnalysisFeed(Protocol):
-    def __aiter__(self) -> AsyncIterator[AnalysisReady]: ...
+    def __aiter__(self) -> AsyncIterator[AnalysisReady | CaughtUp]: ...
 
     async def close(self) -> None: ...
 
@@ -137,7 +147,8 @@ CATCH_UP_CHECK_S = 2.0
 
 class KafkaFeed:
     """analysis-ready from the earliest offset: first the current state (the latest analysis
-    of every experiment round already on the topic, oldest first), then each new one live.
+    of every experiment round already on the topic, oldest first), then CaughtUp, then each
+    new one live.
 
     Collapsing the backlog is what compaction would do anyway; it spares a late viewer the
     replay of every snapshot compaction has not removed yet.
@@ -157,7 +168,7 @@ class KafkaFeed:
             self._closed = True
             await self._consumer.stop()
 
-    async def __aiter__(self) -> AsyncIterator[AnalysisReady]:
+    async def __aiter__(self) -> AsyncIterator[AnalysisReady | CaughtUp]:
         backlog: dict[tuple[str, int], AnalysisReady] | None = {}
         # Catching up is bounded: whatever keeps the consumer from reaching the end offsets
         # it saw (a slow join, a partition moving), the viewer goes live after this long.
@@ -183,6 +194,7 @@ class KafkaFeed:
             if time.monotonic() > give_up_at or await self._caught_up():
                 for event in sorted(backlog.values(), key=lambda e: e.occurred_at):
                     yield event
+                yield CaughtUp(len(backlog))
                 backlog = None
 
     async def _caught_up(self) -> bool:

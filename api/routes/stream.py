@@ -3,12 +3,16 @@
 Each connection gets its own Kafka consumer from the earliest offset, so a viewer first
 receives the current state (the latest analysis of each experiment round), then every new
 analysis as the scorer publishes it. Event name "analysis", data the AnalysisReady JSON,
-id "<experiment>:<round>:<seq>"; a comment every sse_ping_s keeps proxies from closing an
-idle stream. The consumer is closed when the client goes away.
+id "<experiment>:<round>:<seq>"; once the current state is sent, one event "ready"
+({"backlog": n}), so a viewer knows when what it shows is the present (the dashboard says
+"live" only then: the response's start is not that moment, the backlog comes after it); a
+comment every sse_ping_s keeps proxies from closing an idle stream. The consumer is closed
+when the client goes away.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +21,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from api.auth import stream_reader
-from api.bus import AnalysisFeed
+from api.bus import AnalysisFeed, CaughtUp
 from api.envelope import COMMON_ERRORS, errors
 from api.request_metrics import OPEN_STREAMS
 from api.routes import API_PREFIX
@@ -25,7 +29,8 @@ from api.routes.ab_tests import EXPERIMENT_ID, unknown_experiment
 from api.store import User
 
 SSE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "server-sent events: `analysis`, data an AnalysisReady",
+    200: {"description": "server-sent events: `analysis`, data an AnalysisReady; `ready`, "
+                 "data {\"backlog\": n}, once the current state is sent",
           "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 router = APIRouter(prefix=f"{API_PREFIX}/stream", tags=["stream"],
                    responses=COMMON_ERRORS | errors(404) | SSE)
@@ -35,6 +40,10 @@ async def sse_events(feed: AnalysisFeed) -> AsyncIterator[ServerSentEvent]:
     OPEN_STREAMS.inc()
     try:
         async for analysis in feed:
+            if isinstance(analysis, CaughtUp):
+                yield ServerSentEvent(data=json.dumps({"backlog": analysis.backlog}),
+                                      event="ready")
+                continue
             yield ServerSentEvent(
                 data=analysis.model_dump_json(), event="analysis",
                 id=f"{analysis.experiment_id}:{analysis.round}:{analysis.seq}")

@@ -128,7 +128,13 @@ async function start() {
   const source = new EventSource(url);
   state.source = source;
   setConnection("idle", "connecting…");
-  source.onopen = () => setConnection("live", "live");
+  // Open is not live: the current state (the backlog) comes after the response starts.
+  // "live" waits for the stream's `ready`, sent once the current state is drawn here.
+  source.onopen = () => setConnection("idle", "catching up…");
+  source.addEventListener("ready", () => {
+    render(); // now, not at the next frame: "live" means the page shows the present
+    setConnection("live", "live");
+  });
   source.onerror = () => {
     if (source.readyState === EventSource.CLOSED) setConnection("down", "stream closed");
     else setConnection("retrying", "reconnecting…");

@@ -49,6 +49,13 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if is_async_test(item) and here in Path(str(item.fspath)).parents:
             item.add_marker(SESSION_LOOP, append=False)
+        if "page" in item.fixturenames:
+            # The page is set up last, after the servers the test runs (fixtures set up in
+            # this order and torn down in reverse), so a failure's picture is taken while
+            # they still run. It was taken after the API had stopped: a failed dashboard
+            # test's picture said "reconnecting…", which was the teardown, not the failure.
+            item.fixturenames.remove("page")
+            item.fixturenames.append("page")
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.auth import hash_key
-from api.bus import BusUnavailable
+from api.bus import BusUnavailable, CaughtUp
 from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
 from api.store import Admission, ExperimentRef, StoreUnavailable, User
@@ -124,9 +124,10 @@ class FakeFeed:
         self.events = events
         self.closed = 0
 
-    async def __aiter__(self) -> AsyncIterator[AnalysisReady]:
-        for event in self.events:
+    async def __aiter__(self) -> AsyncIterator[AnalysisReady | CaughtUp]:
+        for event in self.events:  # all of them are the backlog
             yield event
+        yield CaughtUp(len(self.events))
 
     async def close(self) -> None:
         self.closed += 1

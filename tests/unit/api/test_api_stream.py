@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import TopicPartition
 
-from api.bus import KafkaFeed
+from api.bus import CaughtUp, KafkaFeed
 from schemas.events import AnalysisReady
 from topics.codec import encode
 
@@ -32,6 +32,10 @@ def sse_events(text: str) -> list[tuple[str, dict]]:
     return events
 
 
+def analysed(text: str) -> set[str]:
+    return {data["experiment_id"] for name, data in sse_events(text) if name == "analysis"}
+
+
 def test_stream_sends_each_analysis_as_an_event_and_closes_the_feed(api):
     api.store.own("exp-a")
     api.bus.analyses = [analysis("exp-a", 1), analysis("exp-b", 1), analysis("exp-a", 2, final=True)]
@@ -39,8 +43,8 @@ def test_stream_sends_each_analysis_as_an_event_and_closes_the_feed(api):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = sse_events(response.text)
-    assert [(name, data["seq"], data["final"]) for name, data in events] == [
-        ("analysis", 1, False), ("analysis", 2, True)]
+    assert [(name, data.get("seq"), data.get("final")) for name, data in events] == [
+        ("analysis", 1, False), ("analysis", 2, True), ("ready", None, None)]
     assert "id: exp-a:1:2" in response.text
     [(followed, feed)] = api.bus.feeds
     assert followed == "exp-a" and feed.closed >= 1
@@ -50,14 +54,13 @@ def test_stream_of_all_experiments_is_the_callers_teams(api):
     api.bus.analyses = [analysis("exp-a", 1), analysis("exp-b", 1),
                         analysis("exp-z", 1, team="team_b"), analysis("exp-n", 1, team=None)]
     response = api.client.get("/api/v1/stream", headers=api.auth())
-    assert {data["experiment_id"] for _, data in sse_events(response.text)} == {"exp-a", "exp-b"}
+    assert analysed(response.text) == {"exp-a", "exp-b"}
     assert api.bus.feeds[0][0] is None
     bob = api.client.get("/api/v1/stream", params={"key": api.bob_key})
-    assert {data["experiment_id"] for _, data in sse_events(bob.text)} == {"exp-z"}
+    assert analysed(bob.text) == {"exp-z"}
     # An admin sees every team's, and what nobody owns.
     admin = api.client.get("/api/v1/stream", headers=api.auth(api.admin_key))
-    assert {data["experiment_id"] for _, data in sse_events(admin.text)} == {
-        "exp-a", "exp-b", "exp-z", "exp-n"}
+    assert analysed(admin.text) == {"exp-a", "exp-b", "exp-z", "exp-n"}
 
 
 def test_stream_of_another_teams_experiment_is_404_and_opens_no_feed(api):
@@ -131,14 +134,28 @@ class FakeConsumer:
         self.stopped = True
 
 
-async def collect(feed: KafkaFeed) -> list[AnalysisReady]:
+async def collect(feed: KafkaFeed, *, marker: bool = False) -> list:
+    """The feed's analyses (and, with `marker`, its CaughtUp) until the consumer is dry."""
     got = []
     try:
         async for event in feed:
-            got.append(event)
+            if marker or not isinstance(event, CaughtUp):
+                got.append(event)
     except Exhausted:
         pass
     return got
+
+
+async def test_regression_the_page_said_live_before_it_had_the_current_state():
+    # The dashboard said "live" when the response started, while the backlog was still to
+    # come (up to CATCH_UP_S): a page that waited for "live" and then looked saw nothing
+    # yet, or a finished experiment's final only. The feed now says when it has caught up:
+    # once, after the backlog, before the first live analysis.
+    backlog = {0: [analysis("exp-a", 1), analysis("exp-a", 2)], 1: [analysis("exp-b", 1)]}
+    live = [analysis("exp-c", 1, minutes=50)]
+    got = await collect(KafkaFeed(FakeConsumer(backlog, live), None, None), marker=True)
+    assert [e if isinstance(e, CaughtUp) else (e.experiment_id, e.seq) for e in got] == [
+        ("exp-b", 1), ("exp-a", 2), CaughtUp(backlog=2), ("exp-c", 1)]
 
 
 async def test_feed_sends_the_current_state_first_then_live_events():
