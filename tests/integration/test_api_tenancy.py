@@ -233,7 +233,7 @@ async def test_another_teams_id_is_the_same_404_as_a_missing_one_on_every_read(
                                     json={"prompt": f"Summarize this support ticket {run}"})
         assert optimized.status_code == 200, optimized.text
         oid = optimized.json()["data"]["optimization_id"]
-        missing_eid, missing_oid = f"tenancy-{uuid.uuid4().hex[:12]}", f"opt-{'0' * 24}"
+        missing_eid, missing_oid = f"tenancy-{uuid.uuid4().hex[:12]}", f"opt-{uuid.uuid4().hex[:24]}"
 
         for method, path in (("GET", "/api/v1/test/{}/results"),
                              ("GET", "/api/v1/test/{}/trials"),
@@ -262,9 +262,11 @@ async def test_another_teams_id_is_the_same_404_as_a_missing_one_on_every_read(
             await watcher.aclose()
         assert foreign.status_code == 404 and same_answer(foreign, missing, (oid, missing_oid))
         # Bob's process asked Redis for Bob's team's keys only, so Alice's never came back.
+        # (MONITOR sees every client of the server: only this test's teams are looked at.)
         bobs = f"team:{bob['team_id']}:"
-        assert [k.strip('"').split(":optimization:", 1)[1] for k in keys] == [
-            bobs + oid, bobs + missing_oid], keys
+        asked = [k.strip('"').split(":optimization:", 1)[-1] for k in keys]
+        assert [k for k in asked if bob["team_id"] in k] == [bobs + oid, bobs + missing_oid]
+        assert not [k for k in asked if alice["team_id"] in k or (oid in k and bobs not in k)]
         # Alice's own result runs from the other process (the key is shared, not local).
         mine = await http.post(f"{api_2}/api/v1/optimize/{oid}/run", json=run_body,
                                headers=alice["headers"])
