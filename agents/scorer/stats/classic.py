@@ -165,6 +165,25 @@ def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float,
     return float(low), float(high)
 
 
+def constant_sample_interval(value: float, n: int, alpha: float, low: float = -1.0,
+                             high: float = 1.0) -> tuple[float, float]:
+    """An exact 1 - alpha interval for the mean of any distribution on [low, high] from n
+    values that all equal `value` (zero spread: a t interval would have width 0).
+
+    Why it holds: the data are constant at some value v; for every v with P(X = v) < r the
+    chance of that is P(X = v)^n < P(X = v) r^(n - 1), which sums over v to at most r^(n - 1);
+    with r = alpha^(1 / (n - 1)) (n - 1, not Clopper-Pearson's n, because v is read off the
+    data) P(X = value) >= r except with probability alpha, and the rest of the mass lies
+    anywhere in [low, high]. It holds at every planned look at once with the same alpha: a
+    sample constant at a later look was constant at each earlier one and r grows with n, so
+    the failures over all looks are contained in those at the first look that fails.
+    """
+    if n < 2:
+        return low, high
+    rest = 1.0 - alpha ** (1.0 / (n - 1))  # the mass that may lie away from `value`
+    return value - rest * (value - low), value + rest * (high - value)
+
+
 def mean_interval(n: int, mean: float, sd: float, alpha: float = 0.05) -> tuple[float, float]:
     """Student t interval of a mean (R's t.test(x)$conf.int)."""
     half = stats.t.isf(alpha / 2, n - 1) * sd / math.sqrt(n)

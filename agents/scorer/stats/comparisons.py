@@ -4,7 +4,8 @@ Paired (cells of both arms) when at least two pairs exist: paired t, or exact Mc
 pass/fail. Otherwise two samples: Welch, or two-proportion z / Fisher's exact (Cochran's
 rule) for pass/fail. A rank check beside it (Wilcoxon signed-rank / Mann-Whitney). Zero
 spread is never proof: a t-test without spread is undefined, so the exact sign test (paired)
-or the exact rank-sum test (two samples) answers instead.
+or the exact rank-sum test (two samples) answers instead, and the CI is the exact interval
+for a constant sample (classic.constant_sample_interval), never the width-0 t interval.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from scipy import stats as sps
 
 from agents.scorer.stats import classic
 from agents.scorer.stats.arms import Arm
-from agents.scorer.stats.moments import RunningMoments
+from agents.scorer.stats.moments import NO_SPREAD, RunningMoments
 
 
 @dataclass
@@ -61,16 +62,21 @@ def _paired(comp: Comparison, arm: Arm, control: Arm, binary: bool, ci_alpha: fl
         # Differences are +1, 0 or -1: the sums give the discordant counts.
         wins, losses = round((squares + total) / 2), round((squares - total) / 2)
         comp.test, comp.p_value = "mcnemar-exact", classic.mcnemar_exact(wins, losses).p_value
-    elif sd > 0:
+    elif not arm.pairs.constant:
         comp.test = "paired-t"
         comp.p_value = float(2 * sps.t.sf(abs(mean / (sd / math.sqrt(n))), n - 1))
     else:
         # Every difference equal: the t statistic is undefined, not infinite.
         comp.test = "sign-exact"
-        comp.p_value = 1.0 if mean == 0 else float(sps.binomtest(n, n, 0.5).pvalue)
+        comp.p_value = 1.0 if abs(mean) <= NO_SPREAD else float(
+            sps.binomtest(n, n, 0.5).pvalue)
+    comp.lift = mean
+    if arm.pairs.constant:
+        comp.lift_ci = classic.constant_sample_interval(mean, n, ci_alpha)
+        return
     half = float(sps.t.isf(ci_alpha / 2, n - 1)) * sd / math.sqrt(n)
-    comp.lift, comp.lift_ci = mean, (mean - half, mean + half)
-    comp.effect_size_d = mean / sd if sd > 0 else None  # d_z, as power.t.test(paired)
+    comp.lift_ci = (mean - half, mean + half)
+    comp.effect_size_d = mean / sd  # d_z, as power.t.test(paired)
 
 
 def _two_samples(comp: Comparison, arm: Arm, control: Arm, binary: bool, ci_alpha: float
@@ -88,16 +94,19 @@ def _two_samples(comp: Comparison, arm: Arm, control: Arm, binary: bool, ci_alph
     elif a.n >= 2 and b.n >= 2:
         va, vb = a.variance or 0.0, b.variance or 0.0
         se2 = va / a.n + vb / b.n
-        if se2 > 0:
+        if not (a.constant and b.constant):
             comp.test = "welch"
             df = se2**2 / ((va / a.n) ** 2 / (a.n - 1) + (vb / b.n) ** 2 / (b.n - 1))
             comp.p_value = float(2 * sps.t.sf(abs(comp.lift / math.sqrt(se2)), df))
             half = float(sps.t.isf(ci_alpha / 2, df)) * math.sqrt(se2)
+            comp.lift_ci = (comp.lift - half, comp.lift + half)
         else:
-            # Both arms constant: Welch is undefined; the exact rank-sum test is not.
+            # Both arms constant: Welch is undefined; the exact rank-sum test is not. The CI
+            # joins each arm's exact interval for a constant sample of scores in [0, 1].
             comp.test, comp.p_value = "mann-whitney", _constant_samples(arm, control)
-            half = 0.0
-        comp.lift_ci = (comp.lift - half, comp.lift + half)
+            low_a, high_a = classic.constant_sample_interval(a.mean, a.n, ci_alpha / 2, 0.0, 1.0)
+            low_b, high_b = classic.constant_sample_interval(b.mean, b.n, ci_alpha / 2, 0.0, 1.0)
+            comp.lift_ci = (low_b - high_a, high_b - low_a)
     pooled = pooled_sd(a, b)
     comp.effect_size_d = comp.lift / pooled if pooled else None
 

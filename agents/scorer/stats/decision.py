@@ -135,8 +135,9 @@ def _look(look: Look | None) -> str:
     if look is None:
         return "before its first look"
     where = f"group-sequential look {look.number} of {look.of} at {look.pairs} pairs"
-    if look.z is None:
-        return f"{where}: z undefined (no spread), no bound crossed, bound z={look.upper:.2f}"
+    if look.exact:
+        where += (f", every difference {look.mean:+.3f} (z from the exact sign test, "
+                  f"p = 2^-{look.nonzero}; the interval exact for a constant sample)")
     if look.crossed == "efficacy":
         said = f"crossed the efficacy bound z={look.upper:.2f}"
     elif look.crossed == "harm":
@@ -145,7 +146,9 @@ def _look(look: Look | None) -> str:
         said = f"fell below the futility bound z={look.lower:.2f} (bound z={look.upper:.2f})"
     else:
         futility = "" if look.lower is None else f", futility z={look.lower:.2f}"
-        said = f"no bound crossed, bound z={look.upper:.2f}{futility}"
+        held = (" (its interval still reaches 0)"
+                if abs(look.z) >= look.upper else "")
+        said = f"no bound crossed{held}, bound z={look.upper:.2f}{futility}"
     return f"{where}: z {look.z:.2f} {said}"
 
 

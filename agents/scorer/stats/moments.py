@@ -11,6 +11,12 @@ import math
 from dataclasses import dataclass
 
 
+# Scores live in [0, 1]: equal differences computed from different scores can differ in the
+# last bits (0.7 - 0.6 != 0.6 - 0.5), a spread of ~1e-17 that would make a t statistic
+# astronomically large. Below this, the spread is rounding and counts as none.
+NO_SPREAD = 1e-9
+
+
 @dataclass
 class RunningMoments:
     n: int = 0
@@ -51,6 +57,11 @@ class RunningMoments:
     def std(self) -> float | None:
         v = self.variance
         return None if v is None else math.sqrt(v)
+
+    @property
+    def constant(self) -> bool:
+        """Two or more values and no spread beyond rounding (NO_SPREAD)."""
+        return self.n >= 2 and (self.std or 0.0) <= NO_SPREAD
 
     @property
     def skewness(self) -> float | None:

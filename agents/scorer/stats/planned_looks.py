@@ -14,6 +14,16 @@ with probability >= 1 - 2 alpha_design (J&T ch. 9), so "winner" and "control-bes
 as the other designs read theirs. When the trials end before the last planned look (failed
 or skipped trials) the analysis then is the final look at the information reached, spending
 all the alpha left (the Lan-DeMets convention).
+
+Zero spread (every difference equal, e.g. the control fails every case and the variation
+passes it): t is undefined, so the look's z is the exact one-sided sign test's, p = 2^-n on
+the n non-zero pairs (every pair then), mapped to z = Phi^-1(1 - p) with the differences'
+sign; every difference 0 is no evidence, z = 0. The bounds decide as usual: under "no
+difference" (a pair's sign is a fair coin) P(z >= b_k) <= P(sign-test p <= 1 - Phi(b_k)), so
+no look spends more than its bound allows. The interval is then
+classic.constant_sample_interval at 2 alpha_design (exact for any differences in [-1, 1], at
+every look at once), and a bound counts as crossed only when the interval agrees (for a
+small common difference the sign test can cross before the mean's interval clears 0).
 """
 
 from __future__ import annotations
@@ -25,8 +35,9 @@ from typing import Literal
 import numpy as np
 from scipy import stats as sps
 
+from agents.scorer.stats import classic
 from agents.scorer.stats import group_sequential as gs
-from agents.scorer.stats.moments import RunningMoments
+from agents.scorer.stats.moments import NO_SPREAD, RunningMoments
 
 # Futility spends beta with Hwang-Shih-DeCani gamma = -2, gsDesign's default futility
 # spending: with O'Brien-Fleming-type alpha spending and 5 looks the expected sample at the
@@ -52,24 +63,27 @@ class Look:
     sd: float
     skewness: float | None
     nonzero: int  # pairs whose difference is not 0
-    z: float | None  # None: no spread, the z test is undefined (never proof)
+    z: float  # the t's normal equivalent; without spread, the exact sign test's
     upper: float  # efficacy bound (z scale); -upper is the harm bound
     lower: float | None  # non-binding futility bound; None at the final look
     low: float  # repeated confidence interval of the mean difference, within [-1, 1]
     high: float
     final: bool
+    exact: bool = False  # no spread: z from the sign test, the interval the exact bound
 
+    # The interval's side is implied by the bound for a t look (same critical value); for an
+    # exact look it is the mean's own evidence, which a bound crossing must not contradict.
     @property
     def efficacy(self) -> bool:
-        return self.z is not None and self.z >= self.upper
+        return self.z >= self.upper and self.low > 0
 
     @property
     def harm(self) -> bool:
-        return self.z is not None and self.z <= -self.upper
+        return self.z <= -self.upper and self.high < 0
 
     @property
     def futile(self) -> bool:
-        return self.lower is not None and self.z is not None and self.z < self.lower
+        return self.lower is not None and self.z < self.lower
 
     @property
     def crossed(self) -> Literal["efficacy", "harm", "futility"] | None:
@@ -153,9 +167,14 @@ class LookMonitor:
 
     def _look(self, k: int, pairs: RunningMoments, upper: float, lower: float | None) -> Look:
         n, mean, sd = pairs.n, pairs.mean, pairs.std or 0.0
-        z = float(z_from_t(mean / (sd / math.sqrt(n)), n - 1)) if sd > 0 else None
+        if pairs.constant:
+            low, high = classic.constant_sample_interval(mean, n, 2 * self.plan.design.alpha)
+            return Look(k + 1, len(self.plan.counts), n, mean, 0.0, None, self.nonzero,
+                        float(sign_test_z(mean, self.nonzero)), upper, lower, low, high,
+                        final=lower is None, exact=True)
+        z = float(z_from_t(mean / (sd / math.sqrt(n)), n - 1))
         critical = math.inf if math.isinf(upper) else float(t_critical(upper, n - 1))
-        half = critical * sd / math.sqrt(n) if sd > 0 else math.inf
+        half = critical * sd / math.sqrt(n)
         low, high = max(-1.0, mean - half), min(1.0, mean + half)
         return Look(k + 1, len(self.plan.counts), n, mean, sd, pairs.skewness, self.nonzero,
                     z, upper, lower, low, high, final=lower is None)
@@ -165,7 +184,17 @@ def _as_final(look: Look) -> Look:
     # The trials ended right at an interim look: that look is the final analysis (its bound
     # is kept: re-testing the same information would spend alpha twice).
     return Look(look.number, look.of, look.pairs, look.mean, look.sd, look.skewness,
-                look.nonzero, look.z, look.upper, None, look.low, look.high, final=True)
+                look.nonzero, look.z, look.upper, None, look.low, look.high, final=True,
+                exact=look.exact)
+
+
+def sign_test_z(mean: np.ndarray | float, nonzero: np.ndarray | int) -> np.ndarray:
+    """z of n equal differences: Phi^-1(1 - 2^-n) signed as they are (the one-sided exact
+    sign test on the n non-zero pairs); 0 when they are all 0 (works on arrays). 2^-n below
+    the smallest float (n > 1074) is held there: z about 38, beyond every bound."""
+    p = np.maximum(np.ldexp(1.0, -np.asarray(nonzero)), 5e-324)
+    z = np.copysign(sps.norm.isf(p), mean)
+    return np.where((np.asarray(nonzero) == 0) | (np.abs(mean) <= NO_SPREAD), 0.0, z)
 
 
 def z_from_t(t: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
@@ -197,9 +226,10 @@ def normality_warnings(name: str, look: Look, arm_counts: list[tuple[int, int]],
         out.append(f"{where}: the differences are skewed (g1 = {look.skewness:.2f}) for a z "
                    f"test on {look.pairs} pairs ({SKEW_RULE}); its error rate may exceed "
                    "alpha; design: sequential is valid for any scores")
-    if look.z is None:
-        return [f"{where}: every difference is equal; the z test is undefined and this look "
-                "decides nothing"]
+    if look.exact:
+        return [f"{where}: every difference is equal ({look.mean:+.3f}): no normal "
+                f"approximation, the z is the exact sign test's (p = 2^-{look.nonzero}) and "
+                "the interval the exact bound for a constant sample"]
     if look.nonzero < MIN_NONZERO:
         out.append(f"{where}: only {look.nonzero} pairs differ (scores too discrete or pass "
                    f"rates near 0 or 1; a z test needs >= {MIN_NONZERO}); design: sequential "

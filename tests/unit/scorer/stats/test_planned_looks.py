@@ -8,9 +8,11 @@ import math
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from scipy import stats as sps
 
 from agents.scorer.handler import ScorerServices, fold_trial
 from agents.scorer.stats import ExperimentStats, Observation
+from agents.scorer.stats import classic
 from agents.scorer.stats import group_sequential as gs
 from agents.scorer.stats.planned_looks import LookPlan, t_critical, z_from_t
 from schemas.events import AnalysisReady, TrialCompleted, TrialScored, TrialSpec
@@ -114,13 +116,128 @@ def test_trials_lost_before_the_last_look_end_in_a_final_look_spending_the_alpha
     assert final.efficacy_z < stats.look_plan.design.upper[3]
 
 
-def test_zero_spread_at_a_look_is_never_proof():
+# -- zero spread: every difference equal (the control fails every case, the variant passes) --
+
+
+def _first_sign_test_crossing(plan: LookPlan) -> int:
+    """The 1-based look whose bound the exact sign-test p = 2^-n first reaches."""
+    return next(k + 1 for k, (n, b) in enumerate(zip(plan.counts, plan.design.upper,
+                                                     strict=True))
+                if 2.0 ** -n <= sps.norm.sf(b))
+
+
+def _fold_until_decided(stats: ExperimentStats, control: float, variant: float, n: int):
+    for i in range(n):
+        fold_pairs(stats, np.array([control]), np.array([variant]), start=i)
+        summary = stats.analyze(final=False)
+        if summary.decision != "running":
+            return i + 1, summary
+    return n, stats.analyze(final=True)
+
+
+def test_zero_spread_pass_fail_40_of_40_stops_for_efficacy_at_the_sign_test_s_look():
+    # The defect: 40/40 passes against 0/40, a 3-look plan: sd 0, z undefined, every look
+    # "no bound crossed", the round ended inconclusive.
+    stats = ExperimentStats(gs_config(looks=3, planned_pairs=40, metric="pass"))
+    plan = stats.look_plan
+    assert plan is not None and plan.counts == (14, 27, 40)
+    folded, summary = _fold_until_decided(stats, 0.0, 1.0, 40)
+    k = _first_sign_test_crossing(plan)
+    assert k == 1 and folded == plan.counts[k - 1]  # 2^-14 = 6.1e-5 <= 1 - Phi(3.61)
+    assert summary.decision == "winner" and summary.winner_id == "v"
+    assert summary.reason.startswith(f"stopped for efficacy at look {k} of 3: ")
+    assert "exact sign test, p = 2^-14" in summary.reason
+    v = summary.variations[1]
+    look = v.group_sequential
+    assert look.crossed == "efficacy" and look.z == pytest.approx(sps.norm.isf(2.0**-14))
+    # The interval is the exact bound for a constant sample, never the width-0 t interval:
+    # P(a pair is +1) >= 0.05^(1/13) at the design's 1 - 2 alpha.
+    assert v.cs_low == pytest.approx(2 * 0.05 ** (1 / 13) - 1) and v.cs_high == 1.0
+    assert 0 < v.cs_low < 1
+
+
+def test_zero_spread_all_ties_is_no_evidence_running_then_futile_per_plan():
+    stats = ExperimentStats(gs_config(looks=3, planned_pairs=40, metric="pass"))
+    plan = stats.look_plan
+    assert plan is not None
+    fold_pairs(stats, np.ones(14), np.ones(14))
+    first = stats.analyze(final=False)
+    assert first.variations[1].group_sequential.z == 0.0
+    assert plan.design.lower[0] < 0 and first.decision == "running"  # 0 is above it
+    low, high = first.variations[1].cs_low, first.variations[1].cs_high
+    assert low == pytest.approx(-high) and 0 < high < 1
+    fold_pairs(stats, np.ones(13), np.ones(13), start=14)
+    second = stats.analyze(final=False)
+    assert plan.design.lower[1] > 0 and second.decision == "futile"
+    assert second.variations[1].group_sequential.crossed == "futility"
+
+
+def test_zero_spread_all_worse_stops_for_harm():
+    stats = ExperimentStats(gs_config(looks=3, planned_pairs=40, metric="pass"))
+    folded, summary = _fold_until_decided(stats, 1.0, 0.0, 40)
+    assert folded == 14 and summary.decision == "control-best" and summary.winner_id == "c"
+    look = summary.variations[1].group_sequential
+    assert look.crossed == "harm" and look.z == pytest.approx(-sps.norm.isf(2.0**-14))
+    assert summary.variations[1].cs_high < 0
+
+
+def test_zero_spread_on_scores_waits_until_the_mean_s_exact_interval_clears_zero():
+    # A common difference of 0.1 from varying scores (0.7 - 0.6 != 0.6 - 0.5 in the last
+    # bits: rounding is no spread). Look 1 (20 pairs): 2^-20 is not below the bound yet;
+    # look 2: it is, and the mean's exact interval lies above 0.
     stats = ExperimentStats(gs_config())
-    fold_pairs(stats, np.full(20, 0.4), np.full(20, 0.5))
-    summary = stats.analyze(final=False)
-    assert summary.decision == "running"
-    assert summary.variations[1].group_sequential.z is None
-    assert any("every difference is equal" in w for w in summary.warnings)
+    control = np.resize([0.1, 0.3, 0.5, 0.6, 0.8], 40)
+    fold_pairs(stats, control[:20], control[:20] + 0.1)
+    first = stats.analyze(final=False)
+    assert first.decision == "running"
+    assert first.variations[1].group_sequential.z == pytest.approx(sps.norm.isf(2.0**-20))
+    assert any("every difference is equal (+0.100)" in w and "exact sign test" in w
+               for w in first.warnings)
+    fold_pairs(stats, control[20:], control[20:] + 0.1, start=20)
+    second = stats.analyze(final=False)
+    assert second.decision == "winner" and 0 < second.variations[1].cs_low < 0.1
+    # A tiny common difference: the sign test crosses, the mean's interval still reaches 0,
+    # so the look does not stop (a bound never contradicts its interval).
+    tiny = ExperimentStats(gs_config())
+    fold_pairs(tiny, np.full(40, 0.5), np.full(40, 0.52))
+    summary = tiny.analyze(final=False)
+    look = summary.variations[1].group_sequential
+    assert look.z >= look.efficacy_z and look.crossed is None
+    assert summary.decision == "running" and summary.variations[1].cs_low < 0
+    assert "its interval still reaches 0" in summary.reason
+
+
+def test_zero_spread_in_the_fixed_design_gets_the_exact_interval_not_a_width_0_ci():
+    fixed = ExperimentStats(AnalysisConfig(design="fixed", metric="pass", family_size=1))
+    fold_pairs(fixed, np.zeros(40), np.ones(40))
+    v = fixed.analyze(final=True).variations[1]
+    assert v.test == "mcnemar-exact" and v.p_value == pytest.approx(2 * 0.5**40)
+    assert v.lift_ci_low == pytest.approx(2 * 0.05 ** (1 / 39) - 1) and v.lift_ci_high == 1.0
+    unpaired = ExperimentStats(AnalysisConfig(design="fixed", family_size=1))
+    for i in range(10):  # no common cells: two constant samples
+        unpaired.fold(Observation(f"c{i}", "c", "control", True, (), f"a{i}|m|0", "m", 0.4))
+        unpaired.fold(Observation(f"v{i}", "v", "variant", False, (), f"b{i}|m|0", "m", 0.5))
+    u = unpaired.analyze(final=True).variations[1]
+    assert u.test == "mann-whitney" and u.lift_ci_low < 0.1 < u.lift_ci_high
+
+
+def test_the_constant_sample_interval_holds_its_level_whatever_the_atoms():
+    # Exact, not simulated: a sample of n is constant at v with probability P(X = v)^n; the
+    # interval can miss the mean (the rest of the mass at -1 or +1) only when P(X = v) is
+    # below r. The value is read off the data, so the misses of every atom add up: k atoms
+    # of mass 1/k, or one atom of mass p beside k equal ones, never miss more than alpha
+    # (Clopper-Pearson's r = alpha^(1/n) would: four atoms of 0.22 at n = 2 miss 0.19).
+    for n in (2, 3, 14, 40, 200):
+        low, high = classic.constant_sample_interval(0.3, n, 0.05)
+        r = 1 - (0.3 - low) / 1.3
+        assert 0.3 + (1 - r) * 0.7 == pytest.approx(high)
+        k = np.arange(1, 2001)[:, None]
+        big = np.linspace(0.0, 1.0, 101)[None, :]
+        small = (1 - big) / k
+        missed = (np.where(big < r - 1e-12, big**n, 0.0)
+                  + k * np.where(small < r - 1e-12, small**n, 0.0))
+        assert missed.max() <= 0.05 + 1e-12, n
+    assert classic.constant_sample_interval(1.0, 1, 0.05) == (-1.0, 1.0)
 
 
 def test_skewed_or_sparse_differences_get_a_warning_and_near_normal_ones_do_not():

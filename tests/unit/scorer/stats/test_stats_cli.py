@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 from typer.testing import CliRunner
 
 from promptopt.commands.stats import app
@@ -234,6 +235,33 @@ def test_sequential_replays_a_group_sequential_plan_as_the_scorer_runs_it(tmp_pa
             assert line["first_rejection"] == look.pairs  # the row of the look that crossed
     # The plan's looks are the scorer's (20, 40, ... pairs), each with its bounds.
     assert [k["pairs"] for k in out["null"]["looks"]] == [20, 40, 60][:len(out["null"]["looks"])]
+
+
+def test_sequential_group_sequential_replay_decides_zero_spread_streams(tmp_path):
+    # The defect: every paired difference identical (40/40 passes against 0/40) left z
+    # undefined at every look, so the replay never decided. Now the exact sign test's
+    # p = 2^-n on the z scale, against the same bounds the scorer uses.
+    streams = {"all-better": (0, 1), "all-worse": (1, 0), "all-tied": (1, 1)}
+    csv_file = tmp_path / "zero-spread.csv"
+    csv_file.write_text("stream,a,b\n" + "".join(
+        f"{name},{a},{b}\n" for name, (a, b) in streams.items() for _ in range(40)))
+    lines = lines_of(run("sequential", str(csv_file), "--design", "group-sequential",
+                         "--looks", "3", "--metric", "pass"))
+    out = {line["stream"]: line for line in lines}
+    up, down, tied = out["all-better"], out["all-worse"], out["all-tied"]
+    assert [k["pairs"] for k in up["looks"]] == [14]  # 2^-14 crosses look 1's bound
+    assert up["stopped_for"] == "efficacy" and up["decision"] == "b-better"
+    assert up["first_rejection"] == 14
+    assert up["looks"][0]["z"] == pytest.approx(sps.norm.isf(2.0**-14))
+    assert up["cs_low"] == pytest.approx(2 * 0.05 ** (1 / 13) - 1) and up["cs_high"] == 1.0
+    assert any("exact sign test" in w for w in up["warnings"])
+    assert down["stopped_for"] == "harm" and down["decision"] == "a-better"
+    assert down["first_rejection"] == 14 and down["cs_high"] < 0
+    # No difference at all: no evidence (z = 0); look 1's futility bound is below 0, look
+    # 2's above it, so the plan stops for futility there.
+    assert [k["z"] for k in tied["looks"]] == [0.0, 0.0]
+    assert tied["stopped_for"] == "futility" and tied["decision"] == "none"
+    assert tied["first_rejection"] is None
 
 
 def test_sequential_refuses_planning_options_without_the_group_sequential_design(tmp_path):
