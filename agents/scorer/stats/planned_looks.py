@@ -18,9 +18,9 @@ all the alpha left (the Lan-DeMets convention).
 Zero spread (every difference equal, e.g. the control fails every case and the variation
 passes it): t is undefined, so the look's z is the exact one-sided sign test's, p = 2^-n on
 the n non-zero pairs (every pair then), mapped to z = Phi^-1(1 - p) with the differences'
-sign; every difference 0 is no evidence, z = 0. The bounds decide as usual: under "no
-difference" (a pair's sign is a fair coin) P(z >= b_k) <= P(sign-test p <= 1 - Phi(b_k)), so
-no look spends more than its bound allows. The interval is then
+sign; every difference 0 is no evidence, z = 0. The bounds decide as usual: when a pair's
+sign is a fair coin, n pairs all of one sign have probability 2^-n, so z >= b_k on this path
+happens no more often than the 1 - Phi(b_k) the bound allows. The interval is then
 classic.constant_sample_interval at 2 alpha_design (exact for any differences in [-1, 1], at
 every look at once), and a bound counts as crossed only when the interval agrees (for a
 small common difference the sign test can cross before the mean's interval clears 0).
