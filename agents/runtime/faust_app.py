@@ -40,6 +40,7 @@ from agents.runtime.contract import NO_STATE, SERVICES_NOT_OPEN, Agent, Step, St
 from agents.runtime.dispatch import Delivery, Outgoing, dispatch
 from agents.runtime.gc_tuning import tune_gc
 from agents.runtime.failures import RetryLater, RetryPolicy, call_with_retries
+from agents.runtime.offsets import use_in_flight_safe_consumer
 from agents.runtime.progress import Progress
 from agents.runtime.sink_writer import write_batch
 from agents.runtime.window import WindowedState
@@ -103,6 +104,7 @@ def build_app(
         GlobalTable=type("SharedGlobalTable", (SharedGlobalTable,),
                          {"shared_id": settings.faust_shared_id or settings.faust_app_id}),
     )
+    use_in_flight_safe_consumer(app)  # offsets.py: Faust commits past slow events otherwise
     runtime = _FaustRuntime(app, settings, retry_policy(settings))
     selected = [(agent, step) for agent in agents for step in agent.steps
                 if steps is None or step.name in steps]

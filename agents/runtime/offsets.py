@@ -1,0 +1,98 @@
+"""Offsets a Faust worker may commit: never past an event still being handled.
+
+Faust (faust-streaming 0.15.3) commits, per partition, the end of the first run of
+consecutive acknowledged offsets. With a step of concurrency > 1 (trials.run_trial runs
+many LLM calls at once) a slow event can be overtaken: committed 12, event 12 still in
+flight, 13 and 14 acknowledged. Faust's guard against a gap at the head only withholds a
+gap of more than one offset (`min(acked) - committed > 1`), and none at all while nothing
+was committed yet, so it commits 15; a kill -9 or a shutdown before event 12 finishes then
+loses it (faust-streaming issue #606: the faults benchmark lost one or two trials per
+worker restart so). The consumer below caps every commit at the lowest offset it has
+delivered and not yet seen acknowledged.
+
+Hand-written because the fix is not released (faust-streaming PR #707 is open); it
+replaces two methods of Faust's consumer and keeps the rest of Faust's bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.types import TP
+from faust.types.tuples import ack_lock
+
+
+def committable(acked: list[int], lowest_in_flight: int | None) -> tuple[int | None, int]:
+    """The offset to commit for a partition and how many acknowledged offsets it covers.
+
+    `acked` is sorted; the commit covers the first run of consecutive offsets, but never
+    reaches an offset still in flight (the commit is the next offset to read, so it may
+    equal the lowest one in flight, not pass it)."""
+    if not acked:
+        return None, 0
+    run = 1
+    while run < len(acked) and acked[run] == acked[run - 1] + 1:
+        run += 1
+    end = acked[run - 1] + 1
+    if lowest_in_flight is not None and lowest_in_flight < end:
+        end = lowest_in_flight
+        run = sum(1 for offset in acked[:run] if offset < end)
+    return (end, run) if run else (None, 0)
+
+
+def lowest_in_flight(messages: Iterable[Any]) -> dict[TP, int]:
+    lowest: dict[TP, int] = {}
+    for message in messages:
+        if not message.acked and (message.tp not in lowest or message.offset < lowest[message.tp]):
+            lowest[message.tp] = message.offset
+    return lowest
+
+
+class InFlightSafeConsumer(AIOKafkaConsumer):
+    """Faust's aiokafka consumer, committing nothing past an unacknowledged event."""
+
+    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        with ack_lock:  # acks may come from other threads; the set must hold still
+            lowest = lowest_in_flight(list(self._unacked_messages))
+        offsets = {}
+        for tp in tps:
+            offset = self._capped_new_offset(tp, lowest.get(tp))
+            if offset is not None and self._should_commit(tp, offset):
+                offsets[tp] = offset
+        return offsets
+
+    def _new_offset(self, tp: TP) -> int | None:
+        with ack_lock:
+            lowest = lowest_in_flight([m for m in list(self._unacked_messages) if m.tp == tp])
+        return self._capped_new_offset(tp, lowest.get(tp))
+
+    def _capped_new_offset(self, tp: TP, lowest: int | None) -> int | None:
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        gaps = self._gap[tp]  # offsets Kafka will never deliver (compaction): count as acked
+        if gaps:
+            top = max(acked)
+            spans = sorted(gaps.overlap(0, top), key=lambda span: span.begin)
+            if spans:
+                filled = [o for span in spans for o in range(span.begin, span.end)]
+                acked.extend(filled)
+                gaps.chop(0, max(filled[-1], top + 1))
+        acked.sort()
+        committed = self._committed_offset[tp]
+        if committed and acked[0] - committed > 1:
+            return None  # Faust's own guard: the head of the partition is not acked yet
+        offset, covered = committable(acked, lowest)
+        if offset is None:
+            return None
+        done = acked[:covered]
+        del acked[:covered]
+        self._acked_index[tp].difference_update(done)
+        return offset
+
+
+def use_in_flight_safe_consumer(app: Any) -> None:
+    """Make `app`'s transport build InFlightSafeConsumer (before the app starts)."""
+    app.transport.Consumer = InFlightSafeConsumer

@@ -1,0 +1,80 @@
+"""Commits never pass an event still in flight (agents/runtime/offsets.py)."""
+
+from __future__ import annotations
+
+import faust
+from faust.types import TP
+from faust.types.tuples import Message
+
+from agents.runtime.offsets import InFlightSafeConsumer, committable, use_in_flight_safe_consumer
+
+TOPIC = TP("trial-requested", 0)
+
+
+def test_committable_stops_at_the_lowest_offset_in_flight() -> None:
+    assert committable([13, 14], lowest_in_flight=12) == (None, 0)
+    assert committable([12, 13, 14], lowest_in_flight=None) == (15, 3)
+    assert committable([12, 13, 15], lowest_in_flight=None) == (14, 2)
+    assert committable([12, 13, 14], lowest_in_flight=14) == (14, 2)
+    assert committable([], lowest_in_flight=3) == (None, 0)
+
+
+def message(offset: int) -> Message:
+    return Message(TOPIC.topic, TOPIC.partition, offset, 0.0, 0, None, b"k", b"v", None)
+
+
+def ack(consumer: InFlightSafeConsumer, msg: Message) -> None:
+    # What Consumer.ack records for a topic with acks enabled.
+    msg.acked = True
+    consumer._unacked_messages.discard(msg)
+    consumer._acked_index[TOPIC].add(msg.offset)
+    consumer._acked[TOPIC].append(msg.offset)
+
+
+def consumer_at(committed: int | None) -> InFlightSafeConsumer:
+    app = faust.App("offsets-test", broker="kafka://127.0.0.1:9")
+    use_in_flight_safe_consumer(app)
+    consumer = app.consumer
+    assert isinstance(consumer, InFlightSafeConsumer)
+    if committed is not None:
+        consumer._committed_offset[TOPIC] = committed
+    return consumer
+
+
+def test_regression_commit_skipped_a_slow_trial_after_a_restart() -> None:
+    """The faults benchmark lost a trial per worker restart: committed 12, trial 12's LLM
+    call still running, 13 and 14 done, and Faust committed 15 (faust-streaming #606)."""
+    consumer = consumer_at(committed=12)
+    slow, fast = message(12), [message(13), message(14)]
+    for msg in (slow, *fast):
+        consumer.track_message(msg)
+    for msg in fast:
+        ack(consumer, msg)
+    assert consumer._filter_committable_offsets([TOPIC]) == {}
+    ack(consumer, slow)
+    assert consumer._filter_committable_offsets([TOPIC]) == {TOPIC: 15}
+
+
+def test_nothing_committed_yet_and_the_first_event_is_slow() -> None:
+    consumer = consumer_at(committed=None)
+    first, second = message(0), message(1)
+    consumer.track_message(first)
+    consumer.track_message(second)
+    ack(consumer, second)
+    assert consumer._new_offset(TOPIC) is None
+    ack(consumer, first)
+    assert consumer._new_offset(TOPIC) == 2
+
+
+def test_acked_offsets_above_an_in_flight_one_are_kept_for_later() -> None:
+    consumer = consumer_at(committed=10)
+    msgs = [message(o) for o in range(10, 14)]
+    for msg in msgs:
+        consumer.track_message(msg)
+    for msg in (msgs[0], msgs[2], msgs[3]):
+        ack(consumer, msg)
+    assert consumer._filter_committable_offsets([TOPIC]) == {TOPIC: 11}
+    consumer._committed_offset[TOPIC] = 11
+    assert consumer._filter_committable_offsets([TOPIC]) == {}
+    ack(consumer, msgs[1])
+    assert consumer._filter_committable_offsets([TOPIC]) == {TOPIC: 14}
