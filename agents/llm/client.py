@@ -22,6 +22,7 @@ from agents.llm import allowed_hosts, litellm_path
 from agents.llm.cache import ResponseCache, cache_key, is_deterministic
 from agents.llm.errors import ProviderError, failure_reason
 from agents.llm.limits import ModelLimits
+from agents.llm.litellm_config import load_litellm_off_loop
 from agents.llm.openai_http import ChatReply, EmbeddingReply, ModerationReply, OpenAIHTTP
 from agents.llm.pricing import Prices, prices_for, register_prices
 from agents.llm.providers import (
@@ -161,6 +162,8 @@ class LLMClient:
         self.calls = 0  # requests sent to a provider (cache hits excluded, retries included)
 
     async def complete(self, model: ModelSpec, messages: list[dict[str, Any]]) -> LLMResult:
+        if model not in self._models:  # its prices come from litellm (litellm_config: why)
+            await load_litellm_off_loop()
         if self.cache is not None and is_deterministic(model):
             result, hit = await self.cache.get_or_call(
                 cache_key(model, messages),
@@ -175,6 +178,8 @@ class LLMClient:
     async def embed(self, model: ModelSpec, texts: list[str]) -> EmbedResult:
         """Embeddings of `texts` by `model` (an embedding model), under the same limits,
         retries and timeouts as completions."""
+        if model not in self._models:
+            await load_litellm_off_loop()
         m = self._model(model)
         texts = list(texts)
         started = time.perf_counter()

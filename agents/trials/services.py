@@ -47,6 +47,10 @@ async def open_services(settings: Any = None) -> TrialsServices:
         settings = get_settings()
     from agents.llm.cache import open_cache
     from agents.llm.client import LLMClient, LLMResult
+    from agents.llm.litellm_config import load_litellm_off_loop
+
+    # Before the first trial: every call is priced by litellm, whose import takes seconds.
+    await load_litellm_off_loop()
 
     # PROMPTOPT_LLM_CACHE: this process only (default), a SQLite file, or Redis shared by
     # every worker.
