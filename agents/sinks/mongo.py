@@ -9,17 +9,22 @@ creates the document). Daily aggregates (`analytics_daily`, one document per day
 user) are recomputed from the trial documents for every key a batch touched, never
 incremented: a redelivered trial cannot count twice.
 
-Trial documents are keyed `_id = trial_id` and inserted only if absent: the first
-trial-completed of a trial is the one that stays, whatever comes later (a redelivery, a
-replay whose call was a cache hit at cost 0). The scorer folds the same first event (it
-reads the same partition in the same order and ignores repeated trial ids), so the stored
-documents and the analysis agree on cost. An analysis document is only replaced by a newer
-`seq`.
+Trial documents are keyed `_id = trial_id`. The measurements that stay are those of the
+copy the scorer folds: the first trial-scored of the trial (the scorer reads trial-scored's
+partition in order and ignores repeated trial ids; so does this sink, keeping the first
+copy of a batch). Until it is scored, the first trial-completed is shown (inserted only if
+absent). Its first trial-completed is not enough: a trial re-run after a worker was killed
+has two trial-completed copies, and scorer.grade (concurrent) can publish their
+trial-scored in the other order, so the scorer and a first-completed document disagreed on
+cost (the faults benchmark). Once scored, a document never changes again: a redelivery or
+a replay whose call was a cache hit at cost 0 finds it scored and is ignored. An analysis
+document is only replaced by a newer `seq`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -29,6 +34,7 @@ from schemas.events import AnalysisReady, Event, TrialCompleted, TrialScored
 from topics.catalogue import ANALYSIS_READY, TRIAL_COMPLETED, TRIAL_SCORED, Topic
 
 DUPLICATE_KEY = 11000
+E = TypeVar("E")
 
 
 class MongoSink:
@@ -67,14 +73,17 @@ class MongoSink:
         trials = [e for e in events if isinstance(e, TrialCompleted)]
         scored = [e for e in events if isinstance(e, TrialScored)]
         if trials or scored:
+            trials = list(_first_copies(trials, lambda t: t.trial.trial_id))
+            scored = list(_first_copies(scored, lambda s: s.trial.trial.trial_id))
             await self._upsert_trials(
                 [UpdateOne({"_id": t.trial.trial_id},
                            {"$setOnInsert": _without_id(trial_document(t))}, upsert=True)
                  for t in trials]
-                + [UpdateOne({"_id": s.trial.trial.trial_id},
-                             {"$set": {"quality_metrics": quality_metrics(s)},
-                              "$setOnInsert": _without_id(trial_document(s.trial,
-                                                                         quality=False))},
+                # Matches the trial's document until it is scored (or inserts it); once
+                # scored, the filter misses and the insert collides on _id: kept as it is.
+                + [UpdateOne({"_id": s.trial.trial.trial_id, "quality_metrics": None},
+                             {"$set": {**_without_id(trial_document(s.trial, quality=False)),
+                                       "quality_metrics": quality_metrics(s)}},
                              upsert=True)
                    for s in scored])
             await self._refresh_daily({daily_key(t) for t in
@@ -138,6 +147,16 @@ class MongoSink:
         except (DuplicateKeyError, BulkWriteError) as err:
             if getattr(err, "code", DUPLICATE_KEY) != DUPLICATE_KEY:
                 raise
+
+
+def _first_copies(events: Sequence[E], trial_id: Callable[[E], str]) -> Iterator[E]:
+    """The first event of each trial in a batch (an unordered bulk write may apply two
+    writes of one document in either order)."""
+    seen: set[str] = set()
+    for event in events:
+        if (key := trial_id(event)) not in seen:
+            seen.add(key)
+            yield event
 
 
 def trial_document(event: TrialCompleted, *, quality: bool = True) -> dict:

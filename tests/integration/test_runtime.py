@@ -15,11 +15,17 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from agents.sinks.mongo import MongoSink
-from schemas.events import ExperimentControl, TrialCompleted, TrialSpec
+from schemas.events import ExperimentControl, TrialCompleted, TrialScored, TrialSpec
 from schemas.experiment import ModelSpec, TestCase, VariationRef
 from tests.integration.conftest import free_port
 from topics.admin import TopicMismatch, ensure_topics
-from topics.catalogue import ANALYSIS_READY, DEAD_LETTER, EXPERIMENT_CONTROL, TRIAL_COMPLETED
+from topics.catalogue import (
+    ANALYSIS_READY,
+    DEAD_LETTER,
+    EXPERIMENT_CONTROL,
+    TRIAL_COMPLETED,
+    TRIAL_SCORED,
+)
 from topics.client import PromptOptClient
 from topics.codec import decode
 from topics.reader import open_reader
@@ -127,6 +133,32 @@ async def test_regression_a_replay_overwrote_trial_documents_with_cache_hits(mig
             docs[t1]["attempts"]) == (0.054, 812.0, False, 2)
 
 
+async def test_regression_documents_and_analysis_disagreed_on_cost_after_a_kill(migrated):
+    """A trial re-run after a kill -9 has two trial-completed copies; scorer.grade (which
+    is concurrent) published their trial-scored in the other order, so the scorer folded
+    the second copy while the document kept the first (faults benchmark: $0.001551 in the
+    analysis, $0.00152 in the documents). The document takes the copy the scorer folds,
+    the first trial-scored, and never changes after it."""
+    experiment_id = f"order-{uuid.uuid4().hex[:8]}"
+    t1 = f"{experiment_id}-1"
+    first = completed(t1, experiment_id, cost_usd=0.000031, latency_ms=900.0, attempts=3)
+    rerun = completed(t1, experiment_id, cost_usd=0.0, latency_ms=0.0, attempts=0,
+                      cached=True)
+    sink = MongoSink(migrated.mongo_uri, migrated.mongo_db)
+    await sink.open()
+    try:
+        await sink.write(TRIAL_COMPLETED, [first, rerun])
+        # grade reordered: the re-run's score first (what the scorer folds), then both again
+        await sink.write(TRIAL_SCORED, [TrialScored(trial=rerun, score=1.0, passed=True),
+                                        TrialScored(trial=first, score=0.0, passed=False)])
+        await sink.write(TRIAL_SCORED, [TrialScored(trial=first, score=0.0, passed=False)])
+        doc = await sink.db.trial_results.find_one({"_id": t1})
+    finally:
+        await sink.close()
+    assert (doc["cost_usd"], doc["cached"], doc["attempts"]) == (0.0, True, 0)
+    assert doc["quality_metrics"]["score"] == 1.0
+
+
 def get_json(port: int, path: str) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
@@ -185,7 +217,9 @@ async def test_health_says_503_and_why_when_a_sink_cannot_open(start_worker, set
     _, port = start_worker(env_extra={
         "PROMPTOPT_POSTGRES_DSN": f"postgresql://promptopt@127.0.0.1:{down}/promptopt",
         "PROMPTOPT_HEALTH_STALL_S": "3"})
-    for _ in range(60):  # the agents open; the PostgreSQL sink cannot
+    # The agents open (the trials agent imports litellm first: seconds on a loaded box);
+    # the PostgreSQL sink cannot.
+    for _ in range(300):
         status, body = get_json(port, "/health")
         if body["waiting_for"] == ["sink.postgres"]:
             break
