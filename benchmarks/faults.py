@@ -56,12 +56,13 @@ class Plan:
     latency_ms: float
     concurrency: int  # LLM calls in flight per worker
     timeout_s: float
+    overlap: bool  # the next fault starts without waiting for the last one's experiments
 
 
 QUICK = Plan(cases=30, experiments=1, outage_s=6, malformed=200, oversized=4,
-             latency_ms=200, concurrency=6, timeout_s=120)
+             latency_ms=200, concurrency=6, timeout_s=120, overlap=True)
 FULL = Plan(cases=150, experiments=2, outage_s=20, malformed=1000, oversized=20,
-            latency_ms=200, concurrency=16, timeout_s=600)
+            latency_ms=200, concurrency=16, timeout_s=600, overlap=False)
 DB_OUTAGE_FACTOR = 1.5  # the databases stay down longer than the broker (20 s vs 30 s)
 
 
@@ -88,6 +89,8 @@ class Bench:
         self.sim_url = ""
         self.workers: dict[str, tuple[Process, int]] = {}
         self.n = 0
+        self.dead_lettered = 0
+        self.stalled_at_end: dict[str, list[Any]] = {}
 
     # -- processes ---------------------------------------------------------------------
 
@@ -259,78 +262,105 @@ class Bench:
 
     # -- figures -----------------------------------------------------------------------
 
-    async def measure(self, name: str, ids: list[str], dead_before: int,
-                      **extra: Any) -> dict[str, Any]:
+    async def measure(self, phases: list[tuple[str, list[str], dict[str, Any]]]
+                      ) -> list[dict[str, Any]]:
+        """Figures per phase, once every phase's experiments are final (or timed out)."""
         import asyncpg
         from pymongo import AsyncMongoClient
 
-        from topics.catalogue import BY_NAME
-        from topics.codec import DecodeError, decode
-
-        finals = await self.finals(ids)
+        all_ids = [i for _, ids, _ in phases for i in ids]
+        finals = await self.finals(all_ids)
         settings = self.stack.settings()
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             settings.mongo_uri, serverSelectionTimeoutMS=10_000)
         conn = await asyncpg.connect(settings.postgres_dsn)
-        planned = self.planned_per_experiment * len(ids)
-        figures: dict[str, Any] = {"fault": name, "planned_trials": planned, "final_trials": 0,
-                   "mongo_documents": 0, "postgres_rows": 0, "duplicates": 0, "lost": 0,
-                   "cost_agrees": True}
+        per = self.planned_per_experiment
+        results = []
         try:
             # Documents and rows land a moment after the final analysis (the sinks batch).
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and (
-                    await self.trials_stored(ids) < planned
+                    await self.trials_stored(all_ids) < per * len(all_ids)
                     or await conn.fetchval(
                         "SELECT count(*) FROM ab_tests WHERE id = ANY($1::text[]) "
-                        "AND status = 'completed'", [f"{i}#r1" for i in ids]) < len(ids)):
+                        "AND status = 'completed'", [f"{i}#r1" for i in all_ids])
+                    < len(all_ids)):
                 await asyncio.sleep(0.5)
-            figures["analysis_cost_usd"] = figures["documents_cost_usd"] = 0.0
-            for experiment_id in ids:
-                final = finals.get(experiment_id)
-                done = final.trials_done if final else 0
-                docs = await mongo.promptopt.trial_results.find(
-                    {"experiment_id": experiment_id}, {"cost_usd": 1}).to_list(None)
-                row = await conn.fetchrow("SELECT trials_done, status FROM ab_tests WHERE id = $1",
-                                          f"{experiment_id}#r1")
-                figures["final_trials"] += done
-                figures["mongo_documents"] += len(docs)
-                figures["postgres_rows"] += row["trials_done"] if row and \
-                    row["status"] == "completed" else 0
-                per = self.planned_per_experiment
-                figures["lost"] += max(0, per - done) + max(0, per - len(docs))
-                figures["duplicates"] += max(0, done - per) + max(0, len(docs) - per)
-                cost = sum(d.get("cost_usd") or 0.0 for d in docs)
-                figures["documents_cost_usd"] += cost
-                figures["analysis_cost_usd"] += final.cost_usd if final else 0.0
-                if final is None or abs(final.cost_usd - cost) > 1e-9:
-                    figures["cost_agrees"] = False
+            wrong = await self.wrongly_dead_lettered()
+            for name, ids, extra in phases:
+                figures: dict[str, Any] = {
+                    "fault": name, "planned_trials": per * len(ids), "final_trials": 0,
+                    "mongo_documents": 0, "postgres_rows": 0, "duplicates": 0, "lost": 0,
+                    "wrongly_dead_lettered": sum(wrong.get(i, 0) for i in ids),
+                    "cost_agrees": True, "analysis_cost_usd": 0.0, "documents_cost_usd": 0.0}
+                for experiment_id in ids:
+                    final = finals.get(experiment_id)
+                    done = final.trials_done if final else 0
+                    docs = await mongo.promptopt.trial_results.find(
+                        {"experiment_id": experiment_id}, {"cost_usd": 1}).to_list(None)
+                    row = await conn.fetchrow(
+                        "SELECT trials_done, status FROM ab_tests WHERE id = $1",
+                        f"{experiment_id}#r1")
+                    rows = row["trials_done"] if row and row["status"] == "completed" else 0
+                    figures["final_trials"] += done
+                    figures["mongo_documents"] += len(docs)
+                    figures["postgres_rows"] += rows
+                    figures["lost"] += max(0, per - done) + max(0, per - len(docs))
+                    figures["duplicates"] += max(0, done - per) + max(0, len(docs) - per)
+                    cost = sum(d.get("cost_usd") or 0.0 for d in docs)
+                    figures["documents_cost_usd"] += cost
+                    figures["analysis_cost_usd"] += final.cost_usd if final else 0.0
+                    if final is None or abs(final.cost_usd - cost) > 1e-9:
+                        figures["cost_agrees"] = False
+                for k in ("analysis_cost_usd", "documents_cost_usd"):
+                    figures[k] = round(figures[k], 9)
+                figures.update(extra)
+                print(json.dumps(figures), file=sys.stderr, flush=True)
+                results.append(figures)
         finally:
             await conn.close()
             await mongo.close()
-        dead = (await self.dead_letters())[dead_before:]
-        wrong = 0
-        for record in dead:
+        return results
+
+    async def wrongly_dead_lettered(self) -> dict[str, int]:
+        """Dead-letter records whose raw value is a valid event, per experiment: the
+        malformed events injected never parse, so any valid one went there wrongly."""
+        from topics.catalogue import BY_NAME
+        from topics.codec import DecodeError, decode
+
+        wrong: dict[str, int] = {}
+        self.dead_lettered = 0
+        for record in await self.dead_letters():
+            self.dead_lettered += 1
             try:
-                decode(BY_NAME[record.source_topic], record.raw_value)
-                wrong += 1  # a valid event went to dead-letter
+                event = decode(BY_NAME[record.source_topic], record.raw_value)
             except (DecodeError, KeyError):
-                pass
-        for k in ("analysis_cost_usd", "documents_cost_usd"):
-            figures[k] = round(figures[k], 9)
-        figures["dead_lettered"] = len(dead)
-        figures["wrongly_dead_lettered"] = wrong
-        figures.update(extra)
-        print(json.dumps(figures), file=sys.stderr, flush=True)
-        return figures
+                continue
+            key = str(getattr(event, "experiment_id", None)
+                      or getattr(getattr(event, "trial", None), "experiment_id", "?"))
+            wrong[key] = wrong.get(key, 0) + 1
+        return wrong
+
+    async def stalled(self) -> dict[str, list[Any]]:
+        """Each live worker's stalled partitions (its /health), for a run that lost trials."""
+        out = {}
+        for name in self.workers:
+            try:
+                out[name] = (await asyncio.to_thread(self.health, name)).get("stalled", [])
+            except Exception as err:
+                out[name] = [f"no /health: {err}"]
+        return out
 
     # -- phases ------------------------------------------------------------------------
 
     async def run(self) -> list[dict[str, Any]]:
-        results = []
+        """One phase per fault. Full form: each phase's experiments end before the next
+        fault. Quick form: the faults follow each other as soon as the previous one is
+        over (its experiments may still be running, so they can meet later faults too);
+        everything is measured at the end."""
+        phases: list[tuple[str, list[str], dict[str, Any]]] = []
         plan = self.plan
         for name in self.phases:
-            dead_before = len(await self.dead_letters())
             extra: dict[str, Any] = {}
             started = time.monotonic()
             if name == "restart-with-backlog":
@@ -338,46 +368,52 @@ class Bench:
                     self.workers.pop(worker)[0].stop()
                 ids = await self.submit(name)
                 await asyncio.sleep(2)
-                for worker in ("w1", "w2"):
-                    self.start_worker(worker)
+                await self.start_workers("w1", "w2")
             else:
                 ids = await self.submit(name)
                 await self.wait_trials(ids, 0.3)
             if name.startswith("kill-9"):
-                owner = self.owner_of(ids[0]) or "w1"
+                owner = await asyncio.to_thread(self.owner_of, ids[0]) or "w1"
                 victim = owner if name == "kill-9-scorer-owner" else \
                     next(w for w in self.workers if w != owner)
                 self.workers.pop(victim)[0].kill()
                 extra["killed"] = victim
-                await asyncio.sleep(2)
-                self.start_worker(victim)
+                await asyncio.sleep(1)
+                await self.start_workers(victim)
             elif name.startswith("broker"):
                 if name == "broker-killed":
                     self.stack.kill_server("kafka")
                 else:
-                    self.stack.server("kafka", "stop")
+                    await asyncio.to_thread(self.stack.server, "kafka", "stop")
                 await asyncio.sleep(plan.outage_s)
-                self.stack.server("kafka", "start")
+                await asyncio.to_thread(self.stack.server, "kafka", "start")
             elif name in ("postgres-down", "mongo-down"):
                 server = name.split("-")[0]
-                self.stack.server(server, "stop")
+                await asyncio.to_thread(self.stack.server, server, "stop")
                 down_at = time.monotonic()
                 if server == "postgres":
                     await asyncio.sleep(2)  # the sinks are retrying by now
-                    extra["sigterm_exit_s"] = round(self.workers.pop("w2")[0].stop(), 1)
-                    self.start_worker("w2")
+                    extra["sigterm_exit_s"] = round(
+                        await asyncio.to_thread(self.workers.pop("w2")[0].stop), 1)
+                    await self.start_workers("w2")
                 await asyncio.sleep(max(0.0, plan.outage_s * DB_OUTAGE_FACTOR
                                         - (time.monotonic() - down_at)))
-                self.stack.server(server, "start")
+                await asyncio.to_thread(self.stack.server, server, "start")
             elif name == "malformed-events":
                 extra["injected"] = await self.malformed()
-            figures = await self.measure(name, ids, dead_before, **extra)
-            figures["seconds"] = round(time.monotonic() - started, 1)
-            if name == "malformed-events":
-                # Every injected event reaches dead-letter (once per step that consumes it).
-                figures["malformed_dead_lettered"] = figures["dead_lettered"]
-            results.append(figures)
+            if not plan.overlap:
+                await self.finals(ids)
+            extra["seconds"] = round(time.monotonic() - started, 1)
+            print(f"{name}: {extra}", file=sys.stderr, flush=True)
+            phases.append((name, ids, extra))
+        results = await self.measure(phases)
+        if any(f["lost"] for f in results):
+            self.stalled_at_end = await self.stalled()
         return results
+
+    async def start_workers(self, *names: str) -> None:
+        """Start workers side by side (each waits for its web port)."""
+        await asyncio.gather(*(asyncio.to_thread(self.start_worker, n) for n in names))
 
 
 def main() -> None:
@@ -395,22 +431,26 @@ def main() -> None:
         bench = Bench(stack, plan, phases)
         bench.sim_url = stack.simulator("--error-rate", "0.2",
                                         "--latency-ms", str(plan.latency_ms))
-        for worker in ("w1", "w2"):
-            bench.start_worker(worker)
-        faults = asyncio.run(bench.run())
-    totals = {k: sum(f[k] for f in faults) for k in ("lost", "duplicated", "wrongly_dead_lettered")
-              if k != "duplicated"}
-    totals["duplicated"] = sum(f["duplicates"] for f in faults)
+        faults = asyncio.run(_run(bench))
+    injected = sum(f.get("injected", 0) for f in faults)
     summary = {"benchmark": "faults", "quick": args.quick, "faults": faults,
-               "lost": totals["lost"], "duplicated": totals["duplicated"],
-               "wrongly_dead_lettered": totals["wrongly_dead_lettered"],
+               "lost": sum(f["lost"] for f in faults),
+               "duplicated": sum(f["duplicates"] for f in faults),
+               "wrongly_dead_lettered": sum(f["wrongly_dead_lettered"] for f in faults),
                "cost_agrees": all(f["cost_agrees"] for f in faults),
+               # every malformed event reaches dead-letter (once per step consuming it)
+               "dead_lettered": bench.dead_lettered, "malformed_injected": injected,
+               "stalled_at_end": bench.stalled_at_end,
                "seconds": round(time.monotonic() - started, 1)}
     print(json.dumps(summary))
     if summary["lost"] or summary["duplicated"] or summary["wrongly_dead_lettered"] \
-            or not summary["cost_agrees"]:
+            or not summary["cost_agrees"] or bench.dead_lettered < injected:
         sys.exit(1)
 
+
+async def _run(bench: Bench) -> list[dict[str, Any]]:
+    await bench.start_workers("w1", "w2")
+    return await bench.run()
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,8 +169,13 @@ class Stack:
         time.sleep(0.5)
 
     def up(self, servers: tuple[str, ...] = SERVERS) -> None:
+        """Start the servers side by side (each script waits for its own health), after
+        installing them one by one, as infra/up.sh does (installs share state)."""
         for name in servers:
-            self.server(name, "start")
+            self.server(name, "install")
+        with ThreadPoolExecutor(len(servers)) as pool:
+            for future in [pool.submit(self.server, name, "start") for name in servers]:
+                future.result()
 
     def down(self) -> None:
         for proc in reversed(self.processes):
