@@ -77,6 +77,10 @@ class Step:
     # The shared table's entries expire like a window's (for global markers such as stop
     # flags, which must last as long as an experiment's backlog, not forever).
     shared_expires: bool = False
+    # CPU work nothing waits on at once (grading, folding): the runtimes let the
+    # event loop run between two of its events, so a backlog of it never holds up the
+    # answers of the LLM calls in flight (whose handling issues the next calls).
+    background: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -260,6 +260,8 @@ class _FaustRuntime:
                     await self.send(item)
                 await manual.ack(event)
                 self.progress.done(step.name, source.name, msg.partition, msg.offset)
+                if step.background:
+                    await asyncio.sleep(0)  # let answers of calls in flight in between
 
         self.app.agent(self._topics[source.name], name=step.name,
                        concurrency=max(1, step.concurrency))(process)

@@ -211,6 +211,8 @@ class LocalRuntime:
                 self._errors.append(err)
             finally:
                 self._done(1)
+            if consumer.step.background and not consumer.queue.empty():
+                await asyncio.sleep(0)  # Step.background: let answers in between
 
     async def _run_sink(self, consumer: _Consumer, sink: Sink, topic: Topic) -> None:
         while True:

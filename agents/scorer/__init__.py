@@ -38,13 +38,14 @@ def _grade_concurrency() -> int:
 AGENT = Agent(
     name="scorer",
     steps=(
-        Step("scorer.grade", TRIAL_COMPLETED, grade_trial, concurrency=_grade_concurrency()),
+        Step("scorer.grade", TRIAL_COMPLETED, grade_trial, concurrency=_grade_concurrency(),
+             background=True),
         Step("scorer.fold_trial", TRIAL_SCORED, fold_trial, state_table="scorer-state",
-             window_table="scorer-rounds-over"),
+             window_table="scorer-rounds-over", background=True),
         Step("scorer.gather_cell", CELL_COMPARE, gather_cell, state_table="scorer-cells",
-             window_table="scorer-cells-over"),
+             window_table="scorer-cells-over", background=True),
         Step("scorer.compare_cell", CELL_READY, compare_cell,
-             concurrency=_grade_concurrency()),
+             concurrency=_grade_concurrency(), background=True),
     ),
     open_services=_open,
     close_services=_close,
