@@ -425,7 +425,10 @@ class _FaustRuntime:
 def describe_stall(app: Any) -> str:
     """The consumer's flow state and the top frames of every task, for the log."""
     consumer = app.consumer
-    lines = [f"flow: can_resume={consumer.can_resume_flow.is_set()} "
+    recovery = app.tables.recovery
+    lines = [f"  flow: can_resume={consumer.can_resume_flow.is_set()} "
+             f"recovery_completed={recovery.completed.is_set()} "
+             f"in_recovery={recovery.in_recovery} "
              f"app_flow_active={app.flow_control.is_active()} "
              f"paused={sorted(map(str, consumer._paused_partitions))[:20]} "
              f"active={len(consumer._active_partitions or ())}"]

@@ -227,5 +227,5 @@ def start_worker(migrated, session_group, simulator, tmp_path):
         notable = [line for line in text.splitlines()
                    if " WARNING " in line or " ERROR " in line or line.startswith("  ")]
         if notable:
-            print(f"--- {proc.log.name}: warnings and errors ---", *notable[-200:],
+            print(f"--- {proc.log.name}: warnings and errors ---", *notable[-400:],
                   sep="\n", file=sys.stderr)
