@@ -367,7 +367,10 @@ class _FaustRuntime:
                 # Once per stall: where the consumer and every task wait, so a stall seen
                 # once in CI can be diagnosed from its log alone.
                 runtime.stall_described = True
-                log.warning("stall state:\n%s", describe_stall(runtime.app))
+                try:
+                    log.warning("stall state:\n%s", describe_stall(runtime.app))
+                except Exception:  # it reads Faust's internals: a diagnostic never stops a worker
+                    log.exception("describing the stall")
             elif not report["stalled"]:
                 runtime.stall_described = False
 
