@@ -130,6 +130,10 @@ async def follow(http: httpx.AsyncClient, url: str, on_analysis=None,
                 event = line.partition(":")[2].strip()
             elif line.startswith("data:"):
                 data.append(line.partition(":")[2].strip())
+            elif line == "" and event == "ready":
+                # The stream's marker that the current state is sent (api/routes/stream.py).
+                assert "backlog" in json.loads("\n".join(data))
+                event, data = None, []
             elif line == "" and event is not None:
                 assert event == "analysis"
                 analysis = json.loads("\n".join(data))
