@@ -1,8 +1,11 @@
 """Bayesian summaries: P(best) and the expected loss of shipping each variation.
 
 Two binary arms with uniform Beta(1, 1) priors have exact answers (Evan Miller, "Formulas
-for Bayesian A/B testing", 2015; Chris Stucchio, "Bayesian A/B testing at VWO", 2015).
-More arms use seeded Monte Carlo so an analysis is reproducible.
+for Bayesian A/B testing", 2015; Chris Stucchio, "Bayesian A/B testing at VWO", 2015), and so
+does one paired difference (a Student t: its CDF and partial expectation). More arms use
+seeded Monte Carlo so an analysis is reproducible. These figures are reported, never decide
+(the confidence sequence does), and the scorer computes them at every snapshot: that is why
+two arms get the closed forms and the Monte Carlo stops at MONTE_CARLO_DRAWS.
 
 When trials pair by cell, the arms are not independent: a hard test case lowers every arm's
 score at once, so what is known about the differences is far sharper than what is known
@@ -20,11 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln
+from scipy.special import betaln, gammaln, stdtr
 from scipy.stats import norm
 
 _EXACT_TERMS = 2_000_000  # beyond this many terms in the exact sum, use the normal approximation
-MONTE_CARLO_DRAWS = 40_000
+# 10,000 draws: a P(best) within 0.005 (one Monte-Carlo SE at worst), at a quarter of the
+# cost of 40,000 (~5 ms of an analysis for 3 variations; the snapshots repeat it).
+MONTE_CARLO_DRAWS = 10_000
 MONTE_CARLO_SEED = 20170813  # fixed: the same state always gives the same analysis
 
 
@@ -102,6 +107,32 @@ def paired_best_and_loss(mean: np.ndarray, scatter: np.ndarray, n: int,
     if df <= 0:
         raise ValueError(f"{n} complete cells cannot inform {k} differences")
     scale = (scatter + PRIOR_PAIRS * PRIOR_SD**2 * np.eye(k)) / (n * df)
+    if k == 1 and df > 1:  # the partial expectation needs a finite mean
+        return one_difference_best_and_loss(float(mean[0]), math.sqrt(scale[0, 0]), df)
+    return paired_draws(mean, scale, df, draws)
+
+
+def one_difference_best_and_loss(mu: float, s: float, df: float) -> list[tuple[float, float]]:
+    """(P(best), expected loss) for the control and one variation whose difference to it is
+    D = mu + s T_df: P(variation best) = F(mu / s); shipping the variation loses E[(-D)+],
+    keeping the control E[D+]."""
+    p_variation = float(stdtr(df, mu / s))
+    return [(1.0 - p_variation, _t_positive_part(mu, s, df)),
+            (p_variation, _t_positive_part(-mu, s, df))]
+
+
+def _t_positive_part(mu: float, s: float, df: float) -> float:
+    """E[X+] for X = mu + s T_df (df > 1): mu F(r) + s (df + r^2) / (df - 1) f(r), r = mu/s."""
+    r = mu / s
+    log_pdf = (gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * math.log(df * math.pi)
+               - (df + 1) / 2 * math.log1p(r * r / df))
+    return max(0.0, mu * float(stdtr(df, r)) + s * (df + r * r) / (df - 1) * math.exp(log_pdf))
+
+
+def paired_draws(mean: np.ndarray, scale: np.ndarray, df: float, draws: int
+                  ) -> list[tuple[float, float]]:
+    """The Monte-Carlo form for any number of differences (multivariate t with shape `scale`)."""
+    k = mean.size
     root = np.linalg.cholesky(scale)
     rng = np.random.default_rng(MONTE_CARLO_SEED)
     z = rng.standard_normal((draws, k))
@@ -112,9 +143,16 @@ def paired_best_and_loss(mean: np.ndarray, scatter: np.ndarray, n: int,
 
 def best_and_loss(posteriors: Sequence[Posterior], draws: int = MONTE_CARLO_DRAWS
                   ) -> list[tuple[float, float]]:
-    """(P(best), expected loss E[max_j theta_j - theta_i]) per posterior, seeded Monte Carlo."""
+    """(P(best), expected loss E[max_j theta_j - theta_i]) per posterior: exact for two
+    pass rates (integer Beta parameters, as the uniform prior gives), else seeded Monte Carlo."""
     if not posteriors:
         return []
+    if len(posteriors) == 2 and all(_integer_beta(p) for p in posteriors):
+        first, second = posteriors
+        exact = compare_binary(int(first.first) - 1, int(first.first + first.second) - 2,
+                               int(second.first) - 1, int(second.first + second.second) - 2)
+        return [(1.0 - exact.p_b_beats_a, exact.expected_loss_a),
+                (exact.p_b_beats_a, exact.expected_loss_b)]
     rng = np.random.default_rng(MONTE_CARLO_SEED)
     samples = np.empty((len(posteriors), draws))
     for row, post in enumerate(posteriors):
@@ -123,6 +161,11 @@ def best_and_loss(posteriors: Sequence[Posterior], draws: int = MONTE_CARLO_DRAW
         else:
             samples[row] = post.first + post.second * rng.standard_t(post.df, size=draws)
     return _best_and_loss(samples)
+
+
+def _integer_beta(post: Posterior) -> bool:
+    return (post.kind == "beta" and post.first >= 1 and post.second >= 1
+            and float(post.first).is_integer() and float(post.second).is_integer())
 
 
 def _best_and_loss(samples: np.ndarray) -> list[tuple[float, float]]:

@@ -18,6 +18,8 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from agents.scorer.stats.tails import norm_isf, norm_sf, t_isf
+
 CompareTest = Literal["welch", "student", "paired-t", "wilcoxon", "mann-whitney"]
 COMPARE_TESTS: tuple[str, ...] = ("welch", "student", "paired-t", "wilcoxon", "mann-whitney")
 
@@ -108,7 +110,7 @@ def _normal_p(z: float, sigma2: float) -> float:
     if sigma2 <= 0:
         raise ValueError("every value is tied: the rank test is undefined")
     corrected = (z - math.copysign(0.5, z) if z != 0 else 0.0) / math.sqrt(sigma2)
-    return float(min(1.0, 2 * stats.norm.sf(abs(corrected))))
+    return float(min(1.0, 2 * norm_sf(abs(corrected))))
 
 
 def _tie_counts(values: np.ndarray) -> np.ndarray:
@@ -130,7 +132,7 @@ def two_proportion_z(s1: int, n1: int, s2: int, n2: int) -> TestResult:
     if se0 == 0:
         return TestResult(0.0, None, 1.0, *wald_difference_ci(s1, n1, s2, n2))
     z = (p2 - p1) / se0
-    p = float(2 * stats.norm.sf(abs(z)))
+    p = float(2 * norm_sf(abs(z)))
     return TestResult(z, None, p, *wald_difference_ci(s1, n1, s2, n2))
 
 
@@ -138,7 +140,7 @@ def wald_difference_ci(s1: int, n1: int, s2: int, n2: int, alpha: float = 0.05
                        ) -> tuple[float, float]:
     p1, p2 = s1 / n1, s2 / n2
     se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    q = stats.norm.isf(alpha / 2)
+    q = norm_isf(alpha / 2)
     return max(-1.0, p2 - p1 - q * se), min(1.0, p2 - p1 + q * se)
 
 
@@ -186,5 +188,5 @@ def constant_sample_interval(value: float, n: int, alpha: float, low: float = -1
 
 def mean_interval(n: int, mean: float, sd: float, alpha: float = 0.05) -> tuple[float, float]:
     """Student t interval of a mean (R's t.test(x)$conf.int)."""
-    half = stats.t.isf(alpha / 2, n - 1) * sd / math.sqrt(n)
+    half = t_isf(alpha / 2, n - 1) * sd / math.sqrt(n)
     return mean - half, mean + half

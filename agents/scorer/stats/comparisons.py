@@ -19,6 +19,7 @@ from scipy import stats as sps
 from agents.scorer.stats import classic
 from agents.scorer.stats.arms import Arm
 from agents.scorer.stats.moments import NO_SPREAD, RunningMoments
+from agents.scorer.stats.tails import t_isf, t_sf
 
 
 @dataclass
@@ -64,7 +65,7 @@ def _paired(comp: Comparison, arm: Arm, control: Arm, binary: bool, ci_alpha: fl
         comp.test, comp.p_value = "mcnemar-exact", classic.mcnemar_exact(wins, losses).p_value
     elif not arm.pairs.constant:
         comp.test = "paired-t"
-        comp.p_value = float(2 * sps.t.sf(abs(mean / (sd / math.sqrt(n))), n - 1))
+        comp.p_value = float(2 * t_sf(abs(mean / (sd / math.sqrt(n))), n - 1))
     else:
         # Every difference equal: the t statistic is undefined, not infinite.
         comp.test = "sign-exact"
@@ -74,7 +75,7 @@ def _paired(comp: Comparison, arm: Arm, control: Arm, binary: bool, ci_alpha: fl
     if arm.pairs.constant:
         comp.lift_ci = classic.constant_sample_interval(mean, n, ci_alpha)
         return
-    half = float(sps.t.isf(ci_alpha / 2, n - 1)) * sd / math.sqrt(n)
+    half = float(t_isf(ci_alpha / 2, n - 1)) * sd / math.sqrt(n)
     comp.lift_ci = (mean - half, mean + half)
     comp.effect_size_d = mean / sd  # d_z, as power.t.test(paired)
 
@@ -97,8 +98,8 @@ def _two_samples(comp: Comparison, arm: Arm, control: Arm, binary: bool, ci_alph
         if not (a.constant and b.constant):
             comp.test = "welch"
             df = se2**2 / ((va / a.n) ** 2 / (a.n - 1) + (vb / b.n) ** 2 / (b.n - 1))
-            comp.p_value = float(2 * sps.t.sf(abs(comp.lift / math.sqrt(se2)), df))
-            half = float(sps.t.isf(ci_alpha / 2, df)) * math.sqrt(se2)
+            comp.p_value = float(2 * t_sf(abs(comp.lift / math.sqrt(se2)), df))
+            half = float(t_isf(ci_alpha / 2, df)) * math.sqrt(se2)
             comp.lift_ci = (comp.lift - half, comp.lift + half)
         else:
             # Both arms constant: Welch is undefined; the exact rank-sum test is not. The CI

@@ -18,8 +18,11 @@ from agents.scorer.stats.bayes import (
     MONTE_CARLO_DRAWS,
     PRIOR_PAIRS,
     PRIOR_SD,
+    Posterior,
+    best_and_loss,
     compare_binary,
     paired_best_and_loss,
+    paired_draws,
 )
 from agents.scorer.stats.multiple import adjust_p_values
 from agents.scorer.stats.power import (
@@ -288,24 +291,45 @@ def _paired_scale(scatter: np.ndarray, n: int) -> tuple[np.ndarray, float]:
 def test_paired_p_best_and_loss_match_the_student_t_closed_form():
     # One variation: D ~ m + s T_df. P(best) = F(m / s); the expected loss of shipping the
     # variation is E[(-D)+] and of keeping the control E[D+], where for X = m + s T_df:
-    # E[X+] = m F(m/s) + s (df + (m/s)^2) / (df - 1) f(m/s).
-    for n, m, m2 in ((8, 0.04, 0.09), (40, 0.01, 0.36), (200, -0.02, 4.0)):
+    # E[X+] = m F(m/s) + s (df + (m/s)^2) / (df - 1) f(m/s). scipy's t is the reference; the
+    # Monte-Carlo form (used for more variations) must agree with it within its error.
+    for n, m, m2 in ((8, 0.04, 0.09), (40, 0.01, 0.36), (200, -0.02, 4.0), (3, 0.5, 0.0)):
         shape, df = _paired_scale(np.array([[m2]]), n)
         s = math.sqrt(shape[0, 0])
         (p_control, loss_control), (p_variant, loss_variant) = paired_best_and_loss(
             np.array([m]), np.array([[m2]]), n)
-        mc = 4 * math.sqrt(0.25 / MONTE_CARLO_DRAWS)  # 4 Monte-Carlo SE at worst
-        assert p_variant == pytest.approx(sps.t.cdf(m / s, df), abs=mc)
+        assert p_variant == pytest.approx(sps.t.cdf(m / s, df), abs=1e-12)
         assert p_control + p_variant == pytest.approx(1.0)
+        assert loss_variant == pytest.approx(_t_positive_part(-m, s, df), rel=1e-9)
+        assert loss_control == pytest.approx(_t_positive_part(m, s, df), rel=1e-9)
+        (mc_control, mc_loss_control), (mc_variant, mc_loss_variant) = paired_draws(
+            np.array([m]), shape, df, MONTE_CARLO_DRAWS)
+        mc = 4 * math.sqrt(0.25 / MONTE_CARLO_DRAWS)  # 4 Monte-Carlo SE at worst
+        assert mc_variant == pytest.approx(p_variant, abs=mc)
+        assert mc_control == pytest.approx(p_control, abs=mc)
         spread = 4 * s * math.sqrt(df / (df - 2)) / math.sqrt(MONTE_CARLO_DRAWS)
-        assert loss_variant == pytest.approx(_t_positive_part(-m, s, df), abs=spread)
-        assert loss_control == pytest.approx(_t_positive_part(m, s, df), abs=spread)
+        assert mc_loss_variant == pytest.approx(loss_variant, abs=spread)
+        assert mc_loss_control == pytest.approx(loss_control, abs=spread)
 
 
 def _t_positive_part(mu: float, s: float, df: float) -> float:
-    """E[X+] for X = mu + s T_df (the partial expectation of a location-scale t)."""
+    """E[X+] for X = mu + s T_df (the partial expectation of a location-scale t), by scipy."""
     r = mu / s
     return mu * sps.t.cdf(r, df) + s * (df + r * r) / (df - 1) * sps.t.pdf(r, df)
+
+
+def test_two_pass_rates_get_the_exact_p_best_and_loss():
+    # Unpaired pass/fail arms: Evan Miller's exact sum, not draws; the draws agree within MC.
+    posteriors = [Posterior("beta", 1 + 41, 1 + 9), Posterior("beta", 1 + 45, 1 + 5)]
+    exact = best_and_loss(posteriors)
+    reference = compare_binary(41, 50, 45, 50)
+    assert exact[1][0] == pytest.approx(reference.p_b_beats_a, abs=1e-12)
+    assert exact[0][1] == pytest.approx(reference.expected_loss_a, abs=1e-12)
+    assert exact[1][1] == pytest.approx(reference.expected_loss_b, abs=1e-12)
+    rng = np.random.default_rng(5)
+    a, b = rng.beta(42, 10, 400_000), rng.beta(46, 6, 400_000)
+    assert exact[1][0] == pytest.approx(float((b > a).mean()), abs=0.003)
+    assert exact[0][1] == pytest.approx(float(np.maximum(b - a, 0).mean()), abs=0.001)
 
 
 def test_paired_p_best_of_two_variations_matches_scipys_multivariate_t():
