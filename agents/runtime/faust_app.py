@@ -368,7 +368,7 @@ class _FaustRuntime:
                 # once in CI can be diagnosed from its log alone.
                 runtime.stall_described = True
                 try:
-                    log.warning("stall state:\n%s", describe_stall(runtime.app))
+                    log.warning("stall state:\n%s", describe_stall(runtime.app, report["stalled"]))
                 except Exception:  # it reads Faust's internals: a diagnostic never stops a worker
                     log.exception("describing the stall")
             elif not report["stalled"]:
@@ -425,8 +425,9 @@ class _FaustRuntime:
             return web.json(body, status=200 if body["healthy"] else 503)
 
 
-def describe_stall(app: Any) -> str:
-    """The consumer's flow state and the top frames of every task, for the log."""
+def describe_stall(app: Any, stalled: list[dict[str, Any]]) -> str:
+    """The consumer's flow state, where each stalled partition stands in Faust's and
+    aiokafka's fetch sets, and the await chain of every task, for the log."""
     consumer = app.consumer
     recovery = app.tables.recovery
     lines = [f"  flow: can_resume={consumer.can_resume_flow.is_set()} "
@@ -435,6 +436,23 @@ def describe_stall(app: Any) -> str:
              f"app_flow_active={app.flow_control.is_active()} "
              f"paused={sorted(map(str, consumer._paused_partitions))[:20]} "
              f"active={len(consumer._active_partitions or ())}"]
+    kafka = getattr(getattr(consumer, "_thread", None), "_consumer", None)
+    kafka_paused = {tuple(tp) for tp in kafka.paused()} if kafka is not None else set()
+    active = {tuple(tp) for tp in consumer._active_partitions or ()}
+    for p in stalled:
+        tp = (p["topic"], p["partition"])
+        # A partition is fetched only when Faust lists it active (or buffered) and aiokafka
+        # has it unpaused: the line says which of the four gates holds it.
+        lines.append(f"  partition {tp[0]}[{tp[1]}]: active={tp in active} "
+                     f"paused={tp in {tuple(t) for t in consumer._paused_partitions}} "
+                     f"buffered={tp in {tuple(t) for t in consumer._buffered_partitions}} "
+                     f"kafka_paused={tp in kafka_paused}")
+    for channel in sorted(getattr(app.topics, "_topics", ()), key=str):
+        # A queue under pressure holds its partitions out of the fetch until it drains.
+        queue = getattr(channel, "_queue", None)
+        if queue is not None:
+            lines.append(f"  queue {channel}: size={queue.qsize()}/{queue.maxsize} pending_drop="
+                         f"{len(getattr(queue, '_pending_pressure_drop_callbacks', ()))}")
     for task in sorted(asyncio.all_tasks(), key=lambda t: t.get_name()):
         lines.append(f"  {task.get_name()}: {awaiting(task.get_coro())}")
     return "\n".join(lines)

@@ -26,3 +26,22 @@ async def test_the_await_chain_is_named_outermost_first() -> None:
         gate.set()
         await task
     assert awaiting(task.get_coro()) == "coroutine"  # finished: no frame left
+
+
+async def test_a_stalled_partition_is_placed_in_each_fetch_gate() -> None:
+    # Faust fetches a partition only while it is active (or buffered) and unpaused: the
+    # description says which gate holds a stalled one (here: a full stream buffer).
+    from faust.types import TP
+
+    from agents.runtime.assembly import all_agents
+    from agents.runtime.faust_app import build_app, describe_stall
+    from promptopt.settings import Settings
+
+    app = build_app(all_agents(), Settings())
+    tp = TP("trial-completed", 3)
+    app.consumer._set_active_tps({tp, TP("trial-completed", 4)})
+    app.consumer.on_buffer_full(tp)
+    text = describe_stall(app, [{"topic": "trial-completed", "partition": 3}])
+    assert ("partition trial-completed[3]: active=False paused=False buffered=True "
+            "kafka_paused=False") in text
+    assert "active=1" in text.splitlines()[0]
