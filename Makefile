@@ -24,8 +24,12 @@ down:
 # Lint and types first (seconds), then unit tests: they need no server, and they give the new
 # topics time to settle. Browser tests last (tests/e2e: Debian's chromium, screenshots in
 # .artifacts/).
+# Then the quick fault benchmark: a stack of its own (servers on free ports, state under
+# .infra/stacks/faults, stopped at the end); it fails the target when a trial is lost,
+# counted twice or wrongly dead-lettered.
 test: install up lint types
 	$(PYTHON) -m pytest -q tests/unit tests/integration tests/e2e
+	$(PYTHON) -m benchmarks.faults --quick
 
 unit: install
 	$(PYTHON) -m pytest -q tests/unit

@@ -21,6 +21,14 @@ phase per fault, it submits experiments and injects the fault while their trials
 - restart-with-backlog  both workers stopped, experiments submitted, workers started: the
                         backlog waits at the gate until services and sinks are open
 - llm-faults            nothing else (the simulator's 20 % faults are on in every phase)
+- kill-9-each-role      the last phase: once the earlier experiments are final and stored,
+                        the two workers give way to one worker per role (`promptopt worker
+                        --role R`, each its own consumer group starting at the topics' end,
+                        as infra/k8s deploys them); per role, an experiment is submitted and
+                        that role's worker is killed mid-run (the optimizer's right after
+                        the submit, the others' once 30 % of the trials are stored), then
+                        replaced. Its experiments' texts are their own (no LLM-cache hits,
+                        so the run lasts until the kill). One row per role: kill-9-<role>-role.
 
 `--quick` runs small experiments, short outages and every fault but the broker's, one
 fault after the other without waiting for the last one's experiments to end (so they may
@@ -61,21 +69,28 @@ class Plan:
     oversized: int
     latency_ms: float
     concurrency: int  # LLM calls in flight per worker
+    role_concurrency: int  # ... in the trials role's worker (low: its kill lands mid-run)
     timeout_s: float
     overlap: bool  # the next fault starts without waiting for the last one's experiments
 
 
 QUICK = Plan(cases=15, experiments=1, outage_s=5, malformed=200, oversized=4,
-             latency_ms=100, concurrency=6, timeout_s=150, overlap=True)
+             latency_ms=100, concurrency=6, role_concurrency=2, timeout_s=150, overlap=True)
 FULL = Plan(cases=150, experiments=2, outage_s=20, malformed=1000, oversized=20,
-            latency_ms=200, concurrency=16, timeout_s=600, overlap=False)
+            latency_ms=200, concurrency=16, role_concurrency=8, timeout_s=600,
+            overlap=False)
 DB_OUTAGE_FACTOR = 1.5  # the databases stay down longer than the broker (20 s vs 30 s)
 
 
-def spec(name: str, cases: int) -> dict[str, Any]:
+def spec(name: str, cases: int, fresh: bool = False) -> dict[str, Any]:
+    """`fresh`: texts of this experiment's own, so no trial is an LLM-cache hit of an
+    earlier experiment's (a cached trial takes milliseconds: the run would end before a
+    fault could land in it)."""
+    salt = f" ({name})" if fresh else ""
     return {
         "name": name, "prompt": "Classify the sentiment of: {{text}}", "n_variations": 1,
-        "test_cases": [{"id": f"t{i}", "vars": {"text": f"{'good' if i % 2 else 'bad'} {i}"},
+        "test_cases": [{"id": f"t{i}",
+                        "vars": {"text": f"{'good' if i % 2 else 'bad'} {i}{salt}"},
                         "expected": "positive" if i % 2 else "negative"} for i in range(cases)],
         "models": [{"id": "sim/small"}],
         "analysis": {"design": "fixed"},  # every planned trial runs: no early stop
@@ -84,7 +99,8 @@ def spec(name: str, cases: int) -> dict[str, Any]:
 
 PHASES = ("kill-9-scorer-owner", "kill-9-other-worker", "broker-stopped", "broker-killed",
           "postgres-down", "mongo-down", "malformed-events", "restart-with-backlog",
-          "llm-faults")
+          "llm-faults", "kill-9-each-role")
+ROLE_DEPLOYMENT = f"{GROUP}-roles"  # role workers: app ids f"{ROLE_DEPLOYMENT}-{role}"
 
 
 # The quick form (in `make test`, a few minutes on a loaded 2-core box) leaves out the
@@ -106,11 +122,19 @@ class Bench:
     # -- processes ---------------------------------------------------------------------
 
     def start_worker(self, name: str) -> None:
+        """w1, w2: all agents in one group; a role's name (ROLES): that role's worker."""
+        from promptopt.commands.worker import ROLES
+
+        role = name if name in ROLES else None
+        concurrency = self.plan.role_concurrency if role == "trials" else self.plan.concurrency
         self.workers[name] = self.stack.worker(
-            name, app_id=GROUP, sim_url=self.sim_url,
-            PROMPTOPT_LLM_CONCURRENCY=str(self.plan.concurrency),
+            name, sim_url=self.sim_url,
+            PROMPTOPT_LLM_CONCURRENCY=str(concurrency),
             PROMPTOPT_HEALTH_STALL_S="60", PROMPTOPT_SINK_WITHIN_S="0.2",
-            PROMPTOPT_RETRY_MAX_S="2")
+            PROMPTOPT_RETRY_MAX_S="2",
+            **({"app_id": f"{ROLE_DEPLOYMENT}-{role}", "args": ("--role", role),
+                "PROMPTOPT_FAUST_SHARED_ID": ROLE_DEPLOYMENT} if role else
+               {"app_id": GROUP}))
 
     def health(self, name: str) -> dict[str, Any]:
         port = self.workers[name][1]
@@ -138,7 +162,7 @@ class Bench:
 
     # -- events ------------------------------------------------------------------------
 
-    async def submit(self, tag: str) -> list[str]:
+    async def submit(self, tag: str, fresh: bool = False) -> list[str]:
         from schemas.events import PromptSubmitted
         from topics.client import PromptOptClient
 
@@ -148,7 +172,8 @@ class Bench:
                 self.n += 1
                 experiment_id = f"{tag}-{self.n}"
                 await client.submit(PromptSubmitted.model_validate(
-                    {"experiment_id": experiment_id, "spec": spec(tag, self.plan.cases)}))
+                    {"experiment_id": experiment_id,
+                     "spec": spec(experiment_id if fresh else tag, self.plan.cases, fresh)}))
                 ids.append(experiment_id)
         return ids
 
@@ -288,15 +313,7 @@ class Bench:
         per = self.planned_per_experiment
         results = []
         try:
-            # Documents and rows land a moment after the final analysis (the sinks batch).
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and (
-                    await self.trials_stored(all_ids) < per * len(all_ids)
-                    or await conn.fetchval(
-                        "SELECT count(*) FROM ab_tests WHERE id = ANY($1::text[]) "
-                        "AND status = 'completed'", [f"{i}#r1" for i in all_ids])
-                    < len(all_ids)):
-                await asyncio.sleep(0.5)
+            await self.stored(all_ids, conn)
             wrong = await self.wrongly_dead_lettered()
             for name, ids, extra in phases:
                 figures: dict[str, Any] = {
@@ -332,6 +349,18 @@ class Bench:
             await conn.close()
             await mongo.close()
         return results
+
+    async def stored(self, ids: list[str], conn: Any) -> None:
+        """Until the experiments' documents and rows are in (or 30 s): they land a moment
+        after the final analysis (the sinks batch)."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+                await self.trials_stored(ids) < self.planned_per_experiment * len(ids)
+                or await conn.fetchval(
+                    "SELECT count(*) FROM ab_tests WHERE id = ANY($1::text[]) "
+                    "AND status = 'completed'", [f"{i}#r1" for i in ids])
+                < len(ids)):
+            await asyncio.sleep(0.5)
 
     async def wrongly_dead_lettered(self) -> dict[str, int]:
         """Dead-letter records whose raw value is a valid event, per experiment: the
@@ -374,6 +403,9 @@ class Bench:
         for name in self.phases:
             extra: dict[str, Any] = {}
             started = time.monotonic()
+            if name == "kill-9-each-role":
+                phases += await self.kill_each_role([i for _, ids, _ in phases for i in ids])
+                continue
             if name == "restart-with-backlog":
                 for worker in list(self.workers):
                     self.workers.pop(worker)[0].stop()
@@ -421,6 +453,52 @@ class Bench:
         if any(f["lost"] for f in results):
             self.stalled_at_end = await self.stalled()
         return results
+
+    async def kill_each_role(self, earlier: list[str]
+                             ) -> list[tuple[str, list[str], dict[str, Any]]]:
+        """One worker per role; each role's worker killed (kill -9) mid-run in turn, then
+        replaced. The role workers are other consumer groups that start at the topics'
+        end, so the two all-agent workers stop only once the earlier experiments are final
+        and stored (nothing of theirs is left for a group that would skip it)."""
+        import asyncpg
+
+        from promptopt.commands.worker import ROLES
+        from topics.admin import commit_offsets, end_offsets
+
+        switch_started = time.monotonic()
+        await self.finals(earlier)
+        conn = await asyncpg.connect(self.stack.settings().postgres_dsn)
+        try:
+            await self.stored(earlier, conn)
+        finally:
+            await conn.close()
+        await asyncio.gather(*(asyncio.to_thread(self.workers.pop(w)[0].stop)
+                               for w in list(self.workers)))
+        ends = await end_offsets(self.stack.bootstrap)
+        for role in ROLES:
+            await commit_offsets(self.stack.bootstrap, f"{ROLE_DEPLOYMENT}-{role}", ends)
+        await self.start_workers(*ROLES)
+        print(f"role workers up: {round(time.monotonic() - switch_started, 1)} s",
+              file=sys.stderr, flush=True)
+        phases = []
+        for role in ROLES:
+            started = time.monotonic()
+            ids = await self.submit(f"kill-9-{role}-role", fresh=True)
+            if role == "optimizer":  # its work is the fan-out, right after the submit
+                await asyncio.sleep(0.3)
+            else:
+                await self.wait_trials(ids, 0.3)
+            stored_at_kill = await self.trials_stored(ids)
+            self.workers.pop(role)[0].kill()
+            await asyncio.sleep(1)
+            await self.start_workers(role)
+            if not self.plan.overlap:
+                await self.finals(ids)
+            extra = {"killed": role, "stored_at_kill": stored_at_kill,
+                     "seconds": round(time.monotonic() - started, 1)}
+            print(f"kill-9-{role}-role: {extra}", file=sys.stderr, flush=True)
+            phases.append((f"kill-9-{role}-role", ids, extra))
+        return phases
 
     async def start_workers(self, *names: str) -> None:
         """Start workers side by side (each waits for its web port)."""

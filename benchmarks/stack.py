@@ -201,11 +201,12 @@ class Stack:
 
     def worker(self, name: str, *, app_id: str = "promptopt-bench", sim_url: str = "",
                web_port: int | None = None, sinks: bool = True,
-               **env: str) -> tuple[Process, int]:
+               args: tuple[str, ...] = (), **env: str) -> tuple[Process, int]:
+        """`args`: more `promptopt worker` options (`--role trials`)."""
         port = web_port or free_port()
         proc = self.spawn(
             [sys.executable, "-m", "promptopt.cli", "worker",
-             *(() if sinks else ("--no-sinks",))], f"worker-{name}",
+             *(() if sinks else ("--no-sinks",)), *args], f"worker-{name}",
             PROMPTOPT_FAUST_APP_ID=app_id, PROMPTOPT_FAUST_WEB_PORT=str(port),
             PROMPTOPT_FAUST_DATA_DIR=str(self.state / f"faust-{name}"),
             **({"PROMPTOPT_SIM_BASE_URL": sim_url} if sim_url else {}), **env)

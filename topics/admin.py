@@ -190,3 +190,27 @@ async def _verify_configs(admin: AIOKafkaAdminClient, topics: list[TopicSpec],
                       if code]
             if failed:
                 raise TopicMismatch(f"Kafka refused the catalogue's configs: {failed}")
+
+
+async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
+    """Where every catalogued topic ends now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(
+            [TopicPartition(t.name, p) for t in TOPICS for p in range(t.partitions)])
+    finally:
+        await consumer.stop()
+
+
+async def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Make a consumer group start at `offsets`, as if it had consumed up to there: a new
+    group of role workers (or a test's) then skips what other groups left on the topics."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()

@@ -85,17 +85,18 @@ ROLE_ENV = {"trials": {"PROMPTOPT_LLM_CONCURRENCY": "2"},
 
 
 async def start_role_workers(start_worker, bootstrap: str) -> None:
-    """One worker per role, each its own group, starting at the topics' end. One after the
-    other: several Faust workers creating their changelog topics at once were seen (1 run in
-    4) to leave one with a table whose changelog its consumer's metadata did not list yet
-    (PartitionsMismatch on every event until the next metadata refresh)."""
+    """One worker per role, each its own group, starting at the topics' end, all started at
+    once as an orchestrator starts them (each worker creates its changelogs and waits until
+    they are served before its consumer joins, so none starts with a changelog its
+    metadata does not list: the PartitionsMismatch race of simultaneous starts)."""
     deployment = f"promptopt-e2e-{uuid.uuid4().hex[:8]}"
     ends = await end_offsets(bootstrap)
     for role in ROLES:
         await commit_offsets(bootstrap, f"{deployment}-{role}", ends)
-        await asyncio.to_thread(
-            start_worker, f"{deployment}-{role}", args=("--role", role),
-            env_extra={"PROMPTOPT_FAUST_SHARED_ID": deployment, **ROLE_ENV.get(role, {})})
+    await asyncio.gather(*(asyncio.to_thread(
+        start_worker, f"{deployment}-{role}", args=("--role", role),
+        env_extra={"PROMPTOPT_FAUST_SHARED_ID": deployment, **ROLE_ENV.get(role, {})})
+        for role in ROLES))
 
 
 def ab_test(n_tests: int, api_base: str) -> dict:

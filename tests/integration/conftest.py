@@ -21,10 +21,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from promptopt.settings import Settings
-from topics.catalogue import TOPICS
+from topics.admin import commit_offsets, end_offsets
 
 ROOT = Path(__file__).parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -148,29 +147,6 @@ def simulator(tmp_path_factory) -> Iterator[str]:
 
 
 SESSION_APP_ID = f"promptopt-test-{uuid.uuid4().hex[:8]}"
-
-
-async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
-    """Where every catalogued topic ends now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(
-            [TopicPartition(t.name, p) for t in TOPICS for p in range(t.partitions)])
-    finally:
-        await consumer.stop()
-
-
-async def commit_offsets(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
-    """Make a consumer group start at `offsets`, as if it had consumed up to there."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture(scope="session")
