@@ -58,6 +58,10 @@ from typing import Any
 from benchmarks.stack import Process, Stack
 
 GROUP = "promptopt-faults"
+# The simulator's 'timeout' fault hangs until the client gives up: with the default 30 s a
+# worker of few LLM slots (the trials role's) sat 30-60 s on two such trials, which /health
+# then reported as a stalled partition. 5 s is still 25-50x a call's latency here.
+LLM_TIMEOUT_S = "5"
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ class Bench:
             name, sim_url=self.sim_url,
             PROMPTOPT_LLM_CONCURRENCY=str(concurrency),
             PROMPTOPT_HEALTH_STALL_S="60", PROMPTOPT_SINK_WITHIN_S="0.2",
-            PROMPTOPT_RETRY_MAX_S="2",
+            PROMPTOPT_RETRY_MAX_S="2", PROMPTOPT_LLM_TIMEOUT_S=LLM_TIMEOUT_S,
             **({"app_id": f"{ROLE_DEPLOYMENT}-{role}", "args": ("--role", role),
                 "PROMPTOPT_FAUST_SHARED_ID": ROLE_DEPLOYMENT} if role else
                {"app_id": GROUP}))
