@@ -463,7 +463,9 @@ class Bench:
         """One worker per role; each role's worker killed (kill -9) mid-run in turn, then
         replaced. The role workers are other consumer groups that start at the topics'
         end, so the two all-agent workers stop only once the earlier experiments are final
-        and stored (nothing of theirs is left for a group that would skip it)."""
+        and stored and they have handled everything on their partitions (the malformed
+        events too: the first full run switched while ~60 of them still waited, and the
+        role groups skipped them, so they never reached dead-letter)."""
         import asyncpg
 
         from promptopt.commands.worker import ROLES
@@ -476,6 +478,7 @@ class Bench:
             await self.stored(earlier, conn)
         finally:
             await conn.close()
+        await self.drained()
         await asyncio.gather(*(asyncio.to_thread(self.workers.pop(w)[0].stop)
                                for w in list(self.workers)))
         ends = await end_offsets(self.stack.bootstrap)
@@ -503,6 +506,20 @@ class Bench:
             print(f"kill-9-{role}-role: {extra}", file=sys.stderr, flush=True)
             phases.append((f"kill-9-{role}-role", ids, extra))
         return phases
+
+    async def drained(self) -> None:
+        """Until every live worker's /health shows lag 0 on each of its partitions (twice
+        in a row: the report is cached a moment), or the timeout."""
+        deadline = time.monotonic() + self.plan.timeout_s
+        clean = 0
+        while time.monotonic() < deadline and clean < 2:
+            try:
+                reports = [await asyncio.to_thread(self.health, w) for w in self.workers]
+                lag = sum(p["lag"] for r in reports for p in r.get("partitions", []))
+            except Exception:
+                lag = -1  # a worker between two answers: ask again
+            clean = clean + 1 if lag == 0 else 0
+            await asyncio.sleep(1)
 
     async def start_workers(self, *names: str) -> None:
         """Start workers side by side (each waits for its web port)."""
