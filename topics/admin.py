@@ -22,7 +22,9 @@ start" of the integration tests. Waiting here closes that window for everyone af
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -137,10 +139,26 @@ async def wait_until_served(bootstrap: str, topics: Sequence[TopicSpec],
         await consumer.stop()
 
 
+async def describe_partitions(admin: AIOKafkaAdminClient, names: list[str],
+                              settle_s: float = 10.0) -> dict[str, int]:
+    """Each topic's partition count. A topic another process is creating at this moment
+    is described with no partitions until the controller has made them (worker roles
+    started at once share changelogs: one saw 0, asked for 1 and Kafka answered "already
+    has 1 partition(s)", which stopped the worker); no topic really has 0, so those are
+    asked again, for up to `settle_s`."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        described = {d["topic"]: len(d["partitions"])
+                     for d in await admin.describe_topics(names)}
+        counts = {name: described.get(name, 0) for name in names}
+        if all(counts.values()) or time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(0.2)
+
+
 async def _verify_partitions(admin: AIOKafkaAdminClient, topics: list[TopicSpec],
                              report: TopicsReport) -> None:
-    described = {d["topic"]: len(d["partitions"])
-                 for d in await admin.describe_topics([t.name for t in topics])}
+    described = await describe_partitions(admin, [t.name for t in topics])
     too_many = [(t, described[t.name]) for t in topics if described[t.name] > t.partitions]
     if too_many:
         details = "; ".join(f"{t.name} has {n} partitions, the catalogue {t.partitions}"
