@@ -30,7 +30,7 @@ import functools
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import faust
@@ -230,8 +230,12 @@ class _FaustRuntime:
             raise RetryLater(f"producer not started: {err}") from err
         await producer.partitions_for(topic)
 
-    async def send(self, item: Outgoing) -> None:
-        await self._topics[item.topic.name].send(key=item.key, value=item.value)
+    async def send(self, item: Outgoing) -> Awaitable[Any]:
+        """Hands the record to the producer; the result completes when the broker has it."""
+        return await self._topics[item.topic.name].send(key=item.key, value=item.value)
+
+    def owns(self, tp: Any) -> bool:
+        return tp in self.app.consumer.assignment()
 
     def add_step(self, agent: Agent, step: Step) -> None:
         source = step.consumes
@@ -250,14 +254,29 @@ class _FaustRuntime:
             self.global_changelogs[agent.name].add(table.changelog_topic.get_topic_name())
         gate = self.gates.setdefault(agent.name, asyncio.Event())
 
+        # A step whose state is partitioned acts only on partitions this worker owns: Faust
+        # does not wait for a step to finish at a rebalance (stream_wait_empty=False, or a
+        # slow LLM step would hold every rebalance), so an event may be taken up after its
+        # partition moved; its new owner handles it from the committed offset, and writes
+        # from here would land in that owner's changelog after it recovered from it.
+        owned = step.state_table is not None or step.window_table is not None
+
         async def process(stream: Any) -> None:
             await gate.wait()
             manual = stream.noack()
             async for event in manual.events():
                 msg = event.message
+                if owned and not self.owns(msg.tp):
+                    await manual.ack(event)
+                    continue
                 delivery = Delivery(source, msg.value, msg.key, msg.partition, msg.offset)
-                for item in await dispatch(step, delivery, ctx, self.policy):
-                    await self.send(item)
+                handled = await dispatch(step, delivery, ctx, self.policy)
+                sent = [await self.send(item) for item in handled.out]
+                if handled.writes is not None and handled.writes.dirty:
+                    if sent:
+                        await asyncio.gather(*sent)  # published before the state says so
+                    if not owned or self.owns(msg.tp):
+                        handled.apply()
                 await manual.ack(event)
                 self.progress.done(step.name, source.name, msg.partition, msg.offset)
                 if step.background:

@@ -204,8 +204,10 @@ class LocalRuntime:
         while True:
             delivery = await consumer.queue.get()
             try:
-                for item in await dispatch(consumer.step, delivery, consumer.ctx, self._retry):
+                handled = await dispatch(consumer.step, delivery, consumer.ctx, self._retry)
+                for item in handled.out:
                     await self._send(item)
+                handled.apply()  # the state after what it says was sent (staged.py)
             except Exception as err:  # a bug in the runtime itself: surface it to the caller
                 log.exception("runtime error in %s", consumer.name)
                 self._errors.append(err)

@@ -53,6 +53,19 @@ def lowest_in_flight(messages: Iterable[Any]) -> dict[TP, int]:
 class InFlightSafeConsumer(AIOKafkaConsumer):
     """Faust's aiokafka consumer, committing nothing past an unacknowledged event."""
 
+    def ack(self, message: Any) -> bool:
+        """An event of a partition revoked meanwhile (a sink's batch written across a
+        rebalance) is not recorded: Faust clears a revoked partition's acked offsets, and a
+        late ack would put a stale one back; once the partition returns, the committable run
+        would start at it — committing the partition's offset backwards, then never again
+        (the gap after it is never delivered)."""
+        if message.tp not in self.assignment():
+            with ack_lock:
+                message.acked = True
+                self._unacked_messages.discard(message)
+            return False
+        return bool(super().ack(message))
+
     def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
         with ack_lock:  # acks may come from other threads; the set must hold still
             lowest = lowest_in_flight(list(self._unacked_messages))

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from agents.runtime.contract import SERVICES_NOT_OPEN, Emit, Step, StepContext
-from agents.runtime.dispatch import Delivery, dispatch
+from agents.runtime.dispatch import Delivery, Dispatched, dispatch
 from agents.runtime.failures import RetryLater, RetryPolicy
 from schemas.events import DeadLetter, ExperimentControl
 from topics.catalogue import DEAD_LETTER, EXPERIMENT_CONTROL, MAX_EVENT_BYTES
@@ -27,8 +27,9 @@ def ctx(services=None) -> StepContext:
     return StepContext(state={}, shared={}, services=services)
 
 
-def dead(out) -> DeadLetter:
-    [item] = out
+def dead(handled: Dispatched) -> DeadLetter:
+    [item] = handled.out
+    assert handled.writes is None  # a dead-letter applies nothing
     assert item.topic is DEAD_LETTER
     return decode(DEAD_LETTER, item.value)
 
@@ -43,7 +44,7 @@ async def test_a_failure_a_retry_cures_is_retried_not_dead_lettered():
         return [Emit(EXPERIMENT_CONTROL, event)]
 
     step = Step("s.starting_up", EXPERIMENT_CONTROL, cured_on_third_try)
-    out = await dispatch(step, delivery(control()), ctx(), FAST)
+    out = (await dispatch(step, delivery(control()), ctx(), FAST)).out
     assert len(calls) == 3 and [o.topic for o in out] == [EXPERIMENT_CONTROL]
 
 
@@ -70,7 +71,7 @@ async def test_regression_restarted_worker_dead_lettered_trials_with_no_services
     await asyncio.sleep(0.05)
     assert not task.done() and seen == []
     await open_later()
-    assert await asyncio.wait_for(task, 2) == [] and seen == ["client"]
+    assert (await asyncio.wait_for(task, 2)).out == [] and seen == ["client"]
 
 
 async def test_an_error_in_the_event_is_dead_lettered_with_the_reason_and_offset():
@@ -111,3 +112,39 @@ async def test_undecodable_values_are_dead_lettered_without_calling_the_handler(
     record = dead(await dispatch(Step("s.x", EXPERIMENT_CONTROL, unreachable), delivery(raw),
                                  ctx(), FAST))
     assert record.raw_size == len(raw) and "invalid ExperimentControl" in record.reason
+
+
+async def test_state_writes_are_held_until_the_runtime_applies_them():
+    """Outputs before state: the kafka runtime publishes the emits, then applies the writes
+    (a kill in between replays the event instead of leaving a marker for an output that was
+    never sent: a round stuck at 20 of 30 trials in the faults benchmark)."""
+    async def count(event, ctx):
+        ctx.state["n"] = ctx.state.get("n", 0) + 1
+        ctx.state.pop("old", None)
+        assert ctx.state["n"] == 1 and "old" not in ctx.state  # the handler reads its writes
+        return [Emit(EXPERIMENT_CONTROL, event)]
+
+    context = StepContext(state={"old": True}, shared={})
+    handled = await dispatch(Step("s.count", EXPERIMENT_CONTROL, count), delivery(control()),
+                             context, FAST)
+    assert [o.topic for o in handled.out] == [EXPERIMENT_CONTROL]
+    assert context.state == {"old": True}
+    handled.apply()
+    assert context.state == {"n": 1}
+
+
+async def test_a_failed_attempt_leaves_no_state_behind():
+    attempts = []
+
+    async def half_done_then_fails(event, ctx):
+        attempts.append(1)
+        ctx.state[f"attempt-{len(attempts)}"] = True
+        if len(attempts) == 1:
+            raise RetryLater("dependency down")
+        return []
+
+    context = ctx()
+    handled = await dispatch(Step("s.half", EXPERIMENT_CONTROL, half_done_then_fails),
+                             delivery(control()), context, FAST)
+    handled.apply()
+    assert context.state == {"attempt-2": True}

@@ -78,3 +78,20 @@ def test_acked_offsets_above_an_in_flight_one_are_kept_for_later() -> None:
     assert consumer._filter_committable_offsets([TOPIC]) == {}
     ack(consumer, msgs[1])
     assert consumer._filter_committable_offsets([TOPIC]) == {TOPIC: 14}
+
+
+def test_regression_a_late_ack_of_a_revoked_partition_is_not_recorded() -> None:
+    """A sink's batch written across a rebalance acked its events after their partition had
+    gone: Faust put the stale offsets back in the acked list it had cleared, so when the
+    partition came back the committable run started at them (committing backwards, then
+    never again: the gap after them is never delivered)."""
+    consumer = consumer_at(committed=None)
+    consumer.app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
+    late = message(28)
+    consumer.track_message(late)
+    consumer.assignment = lambda: set()  # type: ignore[method-assign]
+    assert consumer.ack(late) is False
+    assert late.acked and not consumer._acked[TOPIC] and late not in consumer._unacked_messages
+    owned = message(29)
+    consumer.assignment = lambda: {TOPIC}  # type: ignore[method-assign]
+    assert consumer.ack(owned) is True and consumer._acked[TOPIC] == [29]
