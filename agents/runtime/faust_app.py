@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import faust
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.runtime.contract import NO_STATE, SERVICES_NOT_OPEN, Agent, Step, StepContext
@@ -41,7 +42,7 @@ from agents.runtime.dispatch import Delivery, Outgoing, dispatch
 from agents.runtime.gc_tuning import tune_gc
 from agents.runtime.failures import RetryLater, RetryPolicy, call_with_retries
 from agents.runtime.offsets import use_in_flight_safe_consumer
-from agents.runtime.progress import Progress
+from agents.runtime.progress import Progress, starved
 from agents.runtime.sink_writer import write_batch
 from agents.runtime.window import WindowedState
 from agents.sinks.contract import Sink
@@ -134,6 +135,9 @@ class _FaustRuntime:
         self.gates: dict[str, asyncio.Event] = {}  # agent or sink name -> set once open
         self.stall_described = False
         self.progress = Progress(stall_s=settings.health_stall_s)
+        # A starved partition is re-read well before it counts as stalled (refetch_starved).
+        self.refetch_after_s = max(5.0, settings.health_stall_s / 4)
+        self._refetched: dict[TP, float] = {}
         self.started = time.monotonic()
         self.consumers: dict[str, list[str]] = defaultdict(list)  # topic -> consumer names
         self.contexts: dict[str, list[StepContext]] = defaultdict(list)  # agent -> contexts
@@ -392,6 +396,40 @@ class _FaustRuntime:
                     log.exception("describing the stall")
             elif not report["stalled"]:
                 runtime.stall_described = False
+            await runtime.refetch_starved(report["partitions"])
+
+    async def refetch_starved(self, partitions: list[dict[str, Any]]) -> None:
+        """Seek a partition the fetcher stopped delivering back to its committed offset.
+
+        Seen under load after rebalances (faults benchmark, loaded test runs): a partition
+        with lag, every gate of Faust's fetch open (assigned, active, not paused, not held by
+        a full queue), its queues empty, nothing of it in flight — and no event delivered
+        until the next rebalance, whose seek to the committed offsets ended it. Faust drops
+        fetched records below its per-partition read offset, and a fetch abandoned at a
+        rebalance can leave that offset (or aiokafka's position) past the committed one.
+        Re-reading from the committed offset is what the rebalance does; events finished
+        since are handled again, which every step and sink tolerates (at-least-once)."""
+        if self.app.rebalancing or not self.app.consumer.flow_active:
+            return
+        consumer = self.app.consumer
+        busy = {(m.tp.topic, m.tp.partition) for m in list(consumer._unacked_messages)
+                if not m.acked}
+        queued = {name for channel in getattr(self.app.topics, "_topics", ())
+                  if getattr(channel, "_queue", None) is not None and channel._queue.qsize()
+                  for name in getattr(channel, "topics", ())}
+        busy |= {(p["topic"], p["partition"]) for p in partitions if p["topic"] in queued}
+        now = time.monotonic()
+        for topic, partition in starved(partitions, busy, self.refetch_after_s):
+            tp = TP(topic, partition)
+            committed = consumer._committed_offset.get(tp)
+            if committed is None or now - self._refetched.get(tp, 0.0) < self.refetch_after_s:
+                continue
+            self._refetched[tp] = now
+            log.warning("refetching %s[%d] from its committed offset %d: lag and nothing "
+                        "delivered for %.0fs with every fetch gate open (read offset %s)",
+                        topic, partition, committed, self.refetch_after_s,
+                        consumer._read_offset.get(tp))
+            await consumer.seek(tp, committed)
 
     # -- web -----------------------------------------------------------------------------
 
@@ -465,7 +503,9 @@ def describe_stall(app: Any, stalled: list[dict[str, Any]]) -> str:
         lines.append(f"  partition {tp[0]}[{tp[1]}]: active={tp in active} "
                      f"paused={tp in {tuple(t) for t in consumer._paused_partitions}} "
                      f"buffered={tp in {tuple(t) for t in consumer._buffered_partitions}} "
-                     f"kafka_paused={tp in kafka_paused}")
+                     f"kafka_paused={tp in kafka_paused} "
+                     f"read_offset={consumer._read_offset.get(TP(*tp))} "
+                     f"committed={consumer._committed_offset.get(TP(*tp))}")
     for channel in sorted(getattr(app.topics, "_topics", ()), key=str):
         # A queue under pressure holds its partitions out of the fetch until it drains.
         queue = getattr(channel, "_queue", None)

@@ -43,5 +43,5 @@ async def test_a_stalled_partition_is_placed_in_each_fetch_gate() -> None:
     app.consumer.on_buffer_full(tp)
     text = describe_stall(app, [{"topic": "trial-completed", "partition": 3}])
     assert ("partition trial-completed[3]: active=False paused=False buffered=True "
-            "kafka_paused=False") in text
+            "kafka_paused=False read_offset=None committed=None") in text
     assert "active=1" in text.splitlines()[0]
