@@ -421,15 +421,18 @@ class _FaustRuntime:
         now = time.monotonic()
         for topic, partition in starved(partitions, busy, self.refetch_after_s):
             tp = TP(topic, partition)
-            committed = consumer._committed_offset.get(tp)
-            if committed is None or now - self._refetched.get(tp, 0.0) < self.refetch_after_s:
+            if now - self._refetched.get(tp, 0.0) < self.refetch_after_s:
                 continue
             self._refetched[tp] = now
-            log.warning("refetching %s[%d] from its committed offset %d: lag and nothing "
+            # Nothing committed yet (a partition's first events): from its start, as the
+            # group's reset policy (earliest) would; an offset gone from the log resets so.
+            committed = consumer._committed_offset.get(tp)
+            offset = committed if committed is not None else 0
+            log.warning("refetching %s[%d] from offset %d (committed %s): lag and nothing "
                         "delivered for %.0fs with every fetch gate open (read offset %s)",
-                        topic, partition, committed, self.refetch_after_s,
+                        topic, partition, offset, committed, self.refetch_after_s,
                         consumer._read_offset.get(tp))
-            await consumer.seek(tp, committed)
+            await consumer.seek(tp, offset)
 
     # -- web -----------------------------------------------------------------------------
 
