@@ -8,7 +8,7 @@ state folder under .infra/stacks/faults), an LLM simulator that fails 20 % of fi
 attempts (429 / 500 / timeout) throughout, and two Faust workers in one group. Then, one
 phase per fault, it submits experiments and injects the fault while their trials run:
 
-- kill-9-scorer-owner   kill -9 of the worker that owns the experiment's trial-completed
+- kill-9-scorer-owner   kill -9 of the worker that owns the experiment's trial-scored
                         partition (its scorer state), then a replacement
 - kill-9-other-worker   kill -9 of the other worker, then a replacement
 - broker-stopped        Kafka stopped (SIGTERM) for the outage, then started
@@ -149,18 +149,21 @@ class Bench:
             return json.load(err)
 
     def owner_of(self, experiment_id: str) -> str | None:
-        """The worker whose scorer holds the experiment's trial-completed partition."""
+        """The worker whose scorer holds the experiment's statistics: its trial-scored
+        partition (the one scorer.fold_trial folds, keyed by experiment). It looked for
+        trial-completed, which that step does not consume, so it never found an owner and
+        every run killed w1 first."""
         from aiokafka.partitioner import DefaultPartitioner
 
-        from topics.catalogue import TRIAL_COMPLETED
+        from topics.catalogue import TRIAL_SCORED
 
         partition = DefaultPartitioner()(experiment_id.encode(),
-                                         list(range(TRIAL_COMPLETED.partitions)),
-                                         list(range(TRIAL_COMPLETED.partitions)))
+                                         list(range(TRIAL_SCORED.partitions)),
+                                         list(range(TRIAL_SCORED.partitions)))
         for name in self.workers:
             for p in self.health(name).get("partitions", []):
                 if (p["consumer"], p["topic"], p["partition"]) == \
-                        ("scorer.fold_trial", TRIAL_COMPLETED.name, partition):
+                        ("scorer.fold_trial", TRIAL_SCORED.name, partition):
                     return name
         return None
 
@@ -420,7 +423,9 @@ class Bench:
                 ids = await self.submit(name)
                 await self.wait_trials(ids, 0.3)
             if name.startswith("kill-9"):
-                owner = await asyncio.to_thread(self.owner_of, ids[0]) or "w1"
+                found = await asyncio.to_thread(self.owner_of, ids[0])
+                owner = found or "w1"
+                extra["scorer_owner"] = found  # None: no worker reported the partition
                 victim = owner if name == "kill-9-scorer-owner" else \
                     next(w for w in self.workers if w != owner)
                 self.workers.pop(victim)[0].kill()

@@ -103,6 +103,46 @@ async def test_regression_a_reader_waited_forever_on_partitions_that_do_not_exis
         await consumer.stop()
 
 
+async def test_regression_a_seek_back_left_a_partition_with_nothing_committed_past_its_first_events(
+        settings):
+    """The quick faults run lost a trial: a batch holding a partition's first events came
+    back while a rebalance had stopped Faust's flow, Faust dropped it and sought back to the
+    committed offsets, and aiokafka's seek_to_committed seeks only partitions with one above
+    0 — reading went on after the dropped events. seek_uncommitted starts such a partition
+    where the reset policy would."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    from agents.runtime.offsets import seek_uncommitted
+
+    name = f"t-seek-{uuid.uuid4().hex[:8]}"
+    await create_raw(settings.kafka_bootstrap, name, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    await producer.start()
+    try:
+        for i in range(3):
+            await producer.send_and_wait(name, f"event {i}".encode())
+    finally:
+        await producer.stop()
+    tp, changelog = TopicPartition(name, 0), TopicPartition(f"{name}-changelog", 0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=f"g-{name}", enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        taken = await consumer.getmany(tp, timeout_ms=10_000)
+        assert [r.offset for r in taken[tp]] == [0, 1, 2]  # the batch Faust dropped
+        committed = {tp: await consumer.committed(tp)}
+        await consumer.seek_to_committed(tp)
+        assert committed == {tp: None} and await consumer.position(tp) == 3  # aiokafka's gap
+        assert await seek_uncommitted(consumer, {**committed, changelog: None}, "earliest",
+                                      [changelog.topic]) == [tp]
+        again = await consumer.getmany(tp, timeout_ms=10_000)
+        assert [r.value for r in again[tp]] == [b"event 0", b"event 1", b"event 2"]
+    finally:
+        await consumer.stop()
+
+
 def completed(trial_id: str, experiment_id: str, **outcome) -> TrialCompleted:
     return TrialCompleted(trial=TrialSpec(
         trial_id=trial_id, experiment_id=experiment_id, test_case=TestCase(id="c"),

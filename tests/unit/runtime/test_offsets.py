@@ -89,9 +89,41 @@ def test_regression_a_late_ack_of_a_revoked_partition_is_not_recorded() -> None:
     consumer.app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
     late = message(28)
     consumer.track_message(late)
-    consumer.assignment = lambda: set()  # type: ignore[method-assign]
+    consumer._owned = frozenset()
     assert consumer.ack(late) is False
     assert late.acked and not consumer._acked[TOPIC] and late not in consumer._unacked_messages
     owned = message(29)
-    consumer.assignment = lambda: {TOPIC}  # type: ignore[method-assign]
+    consumer._owned = frozenset({TOPIC})
     assert consumer.ack(owned) is True and consumer._acked[TOPIC] == [29]
+
+
+async def test_seek_to_committed_sends_partitions_with_nothing_committed_to_their_start() -> None:
+    """Faust's seek back to the committed offsets (after it drops a batch fetched across a
+    rebalance) goes through here; aiokafka's leaves alone what has nothing committed."""
+    consumer = consumer_at(committed=None)
+    changelog = TP("offsets-test-state-changelog", 0)
+    consumer.app.tables._changelogs[changelog.topic] = object()  # type: ignore[assignment]
+    fresh, zero, at_five = TP("a", 0), TP("a", 1), TP("a", 2)
+    calls: list[tuple[str, tuple[TP, ...]]] = []
+
+    class Aiokafka:
+        async def seek_to_committed(self) -> dict[TP, int | None]:
+            return {fresh: None, zero: 0, at_five: 5, changelog: None}
+
+        async def seek_to_beginning(self, *tps: TP) -> None:
+            calls.append(("beginning", tps))
+
+    class Thread:
+        async def seek_to_committed(self) -> dict[TP, int | None]:
+            return await Aiokafka().seek_to_committed()
+
+        def _ensure_consumer(self) -> Aiokafka:
+            return Aiokafka()
+
+        async def call_thread(self, fun, *args):  # type: ignore[no-untyped-def]
+            return await fun(*args)
+
+    consumer._thread = Thread()  # type: ignore[assignment]
+    assert await consumer.seek_to_committed() == {fresh: None, zero: 0, at_five: 5,
+                                                  changelog: None}
+    assert calls == [("beginning", (fresh, zero))]
