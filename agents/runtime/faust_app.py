@@ -42,7 +42,7 @@ from agents.runtime.dispatch import Delivery, Outgoing, dispatch
 from agents.runtime.gc_tuning import tune_gc
 from agents.runtime.failures import RetryLater, RetryPolicy, call_with_retries
 from agents.runtime.offsets import use_in_flight_safe_consumer
-from agents.runtime.progress import Progress, starved
+from agents.runtime.progress import PartitionHealth, Progress, starved
 from agents.runtime.sink_writer import write_batch
 from agents.runtime.window import WindowedState
 from agents.sinks.contract import Sink
@@ -239,7 +239,7 @@ class _FaustRuntime:
         return await self._topics[item.topic.name].send(key=item.key, value=item.value)
 
     def owns(self, tp: Any) -> bool:
-        return tp in self.app.consumer.assignment()
+        return bool(self.app.consumer.owns(tp))
 
     def add_step(self, agent: Agent, step: Step) -> None:
         source = step.consumes
@@ -423,7 +423,8 @@ class _FaustRuntime:
                   for name in getattr(channel, "topics", ())}
         busy |= {(p["topic"], p["partition"]) for p in partitions if p["topic"] in queued}
         now = time.monotonic()
-        for topic, partition in starved(partitions, busy, self.refetch_after_s):
+        report = [PartitionHealth(**p) for p in partitions]
+        for topic, partition in starved(report, busy, self.refetch_after_s):
             tp = TP(topic, partition)
             if now - self._refetched.get(tp, 0.0) < self.refetch_after_s:
                 continue

@@ -82,14 +82,14 @@ class Progress:
         return out
 
 
-def starved(partitions: Iterable[Mapping[str, object]], busy: set[tuple[str, int]],
+def starved(partitions: Iterable[PartitionHealth], busy: set[tuple[str, int]],
             after_s: float) -> list[tuple[str, int]]:
     """Partitions the fetcher has stopped delivering: lag for every consumer of the
     partition, none of which finished anything for `after_s`, while nothing of it is being
     handled or waits in a queue (`busy`). A slow handler holds an event (busy), a full
     queue holds events (busy); with neither, events that exist are not being fetched."""
-    by_tp: dict[tuple[str, int], list[Mapping[str, object]]] = {}
+    by_tp: dict[tuple[str, int], list[PartitionHealth]] = {}
     for p in partitions:
-        by_tp.setdefault((str(p["topic"]), int(p["partition"])), []).append(p)  # type: ignore[call-overload]
+        by_tp.setdefault((p.topic, p.partition), []).append(p)
     return sorted(tp for tp, ps in by_tp.items() if tp not in busy and all(
-        int(p["lag"]) > 0 and float(p["idle_s"]) >= after_s for p in ps))  # type: ignore[call-overload,arg-type]
+        p.lag > 0 and p.idle_s >= after_s for p in ps))

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import betaln, gammaln, stdtr
-from scipy.stats import norm
+
+from agents.scorer.stats.tails import norm_sf
 
 _EXACT_TERMS = 2_000_000  # beyond this many terms in the exact sum, use the normal approximation
 # 10,000 draws: a P(best) within 0.005 (one Monte-Carlo SE at worst), at a quarter of the
@@ -46,7 +47,7 @@ def _normal_prob_greater(a: float, b: float, c: float, d: float) -> float:
     mean_x, mean_y = a / (a + b), c / (c + d)
     var_x = a * b / ((a + b) ** 2 * (a + b + 1))
     var_y = c * d / ((c + d) ** 2 * (c + d + 1))
-    return float(norm.sf(0.0, loc=mean_y - mean_x, scale=np.sqrt(var_x + var_y)))
+    return norm_sf((mean_x - mean_y) / math.sqrt(var_x + var_y))  # P(Y - X > 0)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,10 @@ def one_difference_best_and_loss(mu: float, s: float, df: float) -> list[tuple[f
 
 
 def _t_positive_part(mu: float, s: float, df: float) -> float:
-    """E[X+] for X = mu + s T_df (df > 1): mu F(r) + s (df + r^2) / (df - 1) f(r), r = mu/s."""
+    """E[X+] for X = mu + s T_df (df > 1): mu F(r) + s (df + r^2) / (df - 1) f(r), r = mu/s.
+
+    The density is written out with gammaln because scipy.special has the t CDF as a ufunc
+    (stdtr) but no density; scipy.stats.t.pdf would cost its argument handling again."""
     r = mu / s
     log_pdf = (gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * math.log(df * math.pi)
                - (df + 1) / 2 * math.log1p(r * r / df))

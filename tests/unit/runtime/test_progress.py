@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from agents.runtime.progress import Progress, starved
+from agents.runtime.progress import PartitionHealth, Progress, starved
 
 
-def health(consumer: str, topic: str, partition: int, lag: int, idle_s: float) -> dict:
-    return {"consumer": consumer, "topic": topic, "partition": partition, "lag": lag,
-            "idle_s": idle_s}
+def health(consumer: str, topic: str, partition: int, lag: int,
+           idle_s: float) -> PartitionHealth:
+    return PartitionHealth(consumer, topic, partition, lag, idle_s, stalled=False)
 
 
 def test_a_partition_with_lag_and_no_progress_stalls_after_stall_s() -> None:

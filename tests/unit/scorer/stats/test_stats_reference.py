@@ -344,3 +344,14 @@ def test_paired_p_best_of_two_variations_matches_scipys_multivariate_t():
     for arm, a in maps.items():
         dist = multivariate_t(loc=a @ mean, shape=a @ shape @ a.T, df=df, seed=1)
         assert got[arm] == pytest.approx(float(dist.cdf(np.zeros(2))), abs=0.01), arm
+
+
+def test_the_normal_approximation_of_two_pass_rates_meets_the_exact_sum_at_its_threshold() -> None:
+    """Beyond 2M terms the exact sum gives way to the normal approximation (through
+    tails.norm_sf); at counts where both exist they agree."""
+    from agents.scorer.stats.bayes import _normal_prob_greater, prob_beta_greater
+
+    a, b, c, d = 900_000.0, 100_000.0, 1_800_000.0, 199_900.0
+    exact = prob_beta_greater(a, b, c, d)
+    assert 0.4 < exact < 0.7
+    assert abs(_normal_prob_greater(a, b, c, d) - exact) < 1e-3
