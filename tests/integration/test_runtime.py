@@ -49,11 +49,19 @@ async def describe(bootstrap: str, name: str) -> tuple[int, dict[str, str]]:
 
 
 async def create_raw(bootstrap: str, name: str, partitions: int) -> None:
-    """A topic as a client would get it from the broker's defaults."""
+    """A topic as a client would get it from the broker's defaults, returned once the
+    broker's metadata lists its partitions: CreateTopics answers before that (a reader
+    opened at once, in one run of 5, found no such topic)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
+        for _ in range(100):
+            [topic] = await admin.describe_topics([name])
+            if len(topic.get("partitions") or ()) == partitions:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{name}: {partitions} partitions not in the metadata after 10 s")
     finally:
         await admin.close()
 
