@@ -261,15 +261,25 @@ def generate_round(
     n = spec.n_variations if n is None else n
     if fixes is None:  # favour patterns that fix what the analysis finds in the base prompt
         fixes = analyze_prompt(base.prompt, base.system, tokens=False).fixes()
-    picks = choose_picks(spec, base, shared, experiment_id=experiment_id, round_=round_,
-                         n=n, fixes=fixes, tried=tried) if n else []
     values = template_values(spec)
-    candidates = [*extra_candidates, *model_candidates(spec, base),
-                  *pattern_candidates(spec, base, picks, values=values, fixes=fixes)]
-    if round_ == 1:  # the user's arms and the control's name belong to the first round
-        return assemble_round(experiment_id, round_, base, candidates, n, arms=spec.arms,
-                              control_name=spec.control_label or "control")
-    return assemble_round(experiment_id, round_, base, candidates, n)
+    fixed = [*extra_candidates, *model_candidates(spec, base)]
+    # The user's arms and the control's name belong to the first round.
+    arms, control = (spec.arms, spec.control_label or "control") if round_ == 1 \
+        else ((), "control")
+    variations: list[Variation] = []
+    # More pattern picks while rewrites that do not apply or come out near-duplicates leave
+    # the round short: with only twice n picks, 53 of 2,000 first rounds of n = 1 had no
+    # variation at all (an A/B test without a B; two integration tests failed on it).
+    for draws in (n, 2 * n, 4 * n, 8 * n) if n else (0,):
+        picks = choose_picks(spec, base, shared, experiment_id=experiment_id, round_=round_,
+                             n=draws, fixes=fixes, tried=tried) if draws else []
+        candidates = [*fixed, *pattern_candidates(spec, base, picks, values=values,
+                                                  fixes=fixes)]
+        variations = assemble_round(experiment_id, round_, base, candidates, n, arms=arms,
+                                    control_name=control)
+        if len(variations) >= 1 + len(arms) + n:
+            break
+    return variations
 
 
 def model_candidates(spec: ExperimentSpec, base: Base) -> list[Candidate]:

@@ -207,3 +207,19 @@ async def test_no_next_round_when_the_trial_budget_is_spent():
     assert r2.trials_used == 18  # what round 1 requested: the fan-out needs no state
     # 36 used; 4 left do not pay for one control + one variation (12)
     assert await NEXT_ROUND.handle(_final(r2, [0.6, 0.5, 0.55], trials_done=18), ctx) == []
+
+
+def test_regression_a_first_round_of_one_variation_always_has_one() -> None:
+    """With twice n pattern picks only, 53 of 2,000 first rounds of n_variations 1 on the
+    integration tests' prompt had no variation (both picks' rewrites did not apply or came
+    out near-duplicates): the experiment ran its control alone and ended with a final
+    analysis of one arm. Picks are drawn again, more of them, until the round is full."""
+    from agents.optimizer.generation import generate_round
+
+    spec = ExperimentSpec.model_validate({
+        "prompt": "Classify the sentiment of this review: {{review}}",
+        "domain": "classification", "goals": ["clarity"], "n_variations": 1,
+        "test_cases": [{"id": "t0", "vars": {"review": "great"}, "expected": "positive"}],
+        "models": [{"id": "sim/small", "temperature": 0}]})
+    sizes = Counter(len(generate_round(spec, f"ssrf-{i:08x}", {})) for i in range(400))
+    assert sizes == {2: 400}
