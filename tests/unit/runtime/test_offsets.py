@@ -127,3 +127,12 @@ async def test_seek_to_committed_sends_partitions_with_nothing_committed_to_thei
     assert await consumer.seek_to_committed() == {fresh: None, zero: 0, at_five: 5,
                                                   changelog: None}
     assert calls == [("beginning", (fresh, zero))]
+
+
+async def test_a_gap_faust_counts_as_done_is_said_in_the_log(caplog) -> None:  # type: ignore[no-untyped-def]
+    consumer = consumer_at(committed=708)
+    with caplog.at_level("WARNING", logger="promptopt.offsets"):
+        await consumer._add_gap(TOPIC, 709, 1002)
+    assert "gap on trial-requested[0]: offsets 709-1002 counted as done unseen (committed 708)" \
+        in caplog.text
+    assert consumer._gap[TOPIC].overlaps(709, 1003)  # Faust's bookkeeping still done
