@@ -51,7 +51,12 @@ def _transient_types() -> tuple[type[BaseException], ...]:
     try:
         import asyncpg
 
-        types += [asyncpg.InterfaceError, asyncpg.PostgresConnectionError]
+        # InternalClientError: a pooled connection left mid-operation when its server went
+        # away ("cannot switch to state 15; another operation (2) is in progress"); the pool
+        # replaces it, so the retry runs on a fresh one. The quick fault run dead-lettered a
+        # valid analysis so, while PostgreSQL was down.
+        types += [asyncpg.InterfaceError, asyncpg.PostgresConnectionError,
+                  asyncpg.exceptions.InternalClientError]
     except ImportError:  # pragma: no cover - a deployment without the PostgreSQL sink
         pass
     try:

@@ -15,6 +15,9 @@ from topics.codec import EventTooLarge
     ServiceNotReady("x"), TimeoutError(), ConnectionRefusedError(), OSError("unreachable"),
     asyncpg.CannotConnectNowError("starting"), asyncpg.AdminShutdownError("bye"),
     asyncpg.SerializationError("retry"), asyncpg.ConnectionDoesNotExistError("closed"),
+    # what the quick fault run's sink got while PostgreSQL was down, and dead-lettered
+    asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 15; another operation (2) is in progress"),
     AutoReconnect("x"), ServerSelectionTimeoutError("x"), KafkaConnectionError(),
     BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64}]}),
 ])
