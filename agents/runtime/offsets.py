@@ -25,13 +25,18 @@ partition's reading began at offset 1, and the commit of 1-6 passed over it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
 from faust.types.tuples import ack_lock
+
+from agents.runtime.reading import Reading, Verdict
 
 log = logging.getLogger("promptopt.offsets")
 
@@ -52,6 +57,15 @@ def committable(acked: list[int], lowest_in_flight: int | None) -> tuple[int | N
         end = lowest_in_flight
         run = sum(1 for offset in acked[:run] if offset < end)
     return (end, run) if run else (None, 0)
+
+
+def reading_start(committed: int | None, reset: str) -> int | None:
+    """Where reading a partition goes on after the seek back: its committed offset, or for
+    a partition with nothing committed where the reset policy starts it (None: the end,
+    an offset not known without asking the broker)."""
+    if committed:
+        return committed
+    return None if reset == "latest" else 0
 
 
 async def seek_uncommitted(consumer: Any, committed: Mapping[Any, int | None],
@@ -88,8 +102,14 @@ class InFlightSafeConsumer(AIOKafkaConsumer):
     def owns(self, tp: TP) -> bool:
         return tp in self._owned
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._readings: defaultdict[TP, Reading] = defaultdict(Reading)
+
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self._owned = self._owned.difference(revoked)
+        for tp in revoked:
+            self._readings.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
@@ -101,8 +121,12 @@ class InFlightSafeConsumer(AIOKafkaConsumer):
         rebalance) is not recorded: Faust clears a revoked partition's acked offsets, and a
         late ack would put a stale one back; once the partition returns, the committable run
         would start at it — committing the partition's offset backwards, then never again
-        (the gap after it is never delivered)."""
-        if message.tp not in self._owned:
+        (the gap after it is never delivered). The same for an event delivered before the
+        last rebalance: Faust's streams acknowledge such events without handling them
+        (streams.py skips an event of an older generation), and the seek back after the
+        rebalance delivers it again."""
+        if (message.tp not in self._owned
+                or message.generation_id != self.app.consumer_generation_id):
             with ack_lock:
                 message.acked = True
                 self._unacked_messages.discard(message)
@@ -111,18 +135,90 @@ class InFlightSafeConsumer(AIOKafkaConsumer):
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed: Mapping[Any, int | None] = await super().seek_to_committed()
+        reset = self.app.conf.consumer_auto_offset_reset
+        changelogs = self.app.tables.changelog_topics
         # In the consumer's thread, as every call on the aiokafka consumer is.
         await self._thread.call_thread(
-            seek_uncommitted, self._thread._ensure_consumer(), committed,
-            self.app.conf.consumer_auto_offset_reset, self.app.tables.changelog_topics)
+            seek_uncommitted, self._thread._ensure_consumer(), committed, reset, changelogs)
+        for tp, offset in committed.items():
+            if tp.topic not in changelogs:
+                self._readings[TP(tp.topic, tp.partition)].sought(reading_start(offset, reset))
         return committed  # type: ignore[return-value]
 
+    async def seek(self, partition: TP, offset: int) -> None:
+        await super().seek(partition, offset)
+        self._readings[TP(partition.topic, partition.partition)].sought(offset)
+
+    async def _admit(self, tp: TP, offset: int, batch: int, acked: bool) -> bool:
+        """Whether the drain loop hands this record on (agents/runtime/reading.py). Topics
+        without acknowledgements (table changelogs, read by Faust's recovery, which sets
+        their read offsets itself) keep Faust's rule."""
+        if not acked:
+            read = self._read_offset[tp]
+            return read is None or offset >= read
+        reading = self._readings[tp]
+        start = reading.expected
+        verdict = reading.judge(offset, batch)
+        if verdict is Verdict.SEEK_BACK:
+            log.info("%s[%d]: offset %d fetched where %s is next; reading it again from %s",
+                     tp.topic, tp.partition, offset, start, start)
+            await self._seek(tp, start)  # type: ignore[arg-type]
+        elif verdict is Verdict.GAP and start is not None:
+            await self._add_gap(tp, start, offset - 1)
+        return verdict in (Verdict.DELIVER, Verdict.GAP)
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Faust's fetch loop (faust/transport/consumer.py, Consumer._drain_messages), with
+        the record rule of `_admit` in place of Faust's read-offset test. Written out
+        because the rule is inside Faust's loop; the rest is Faust's: its flags, its
+        commit every n acks, its yield to the event loop, its stop conditions."""
+        callback = self.callback
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        batch = since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                batch += 1
+                records = self.getmany(timeout=1.0)
+                await self.sleep(0)  # getmany may return at once, again and again
+                if not self.should_stop:
+                    async for tp, message in records:
+                        since_yield += 1
+                        if since_yield > 100:
+                            await asyncio.sleep(0)
+                            since_yield = 0
+                        if not await self._admit(tp, message.offset, batch,
+                                                 acks_enabled_for(message.topic)):
+                            continue
+                        n_acked: int = self._n_acked  # type: ignore[has-type]  # Faust's, unannotated
+                        if self._commit_every is not None and n_acked >= self._commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                        self._read_offset[tp] = message.offset
+                    self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
+
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
-        """Faust counts offsets it did not see arrive as done (gaps: compaction removes
-        records). On a topic that is not compacted a gap means events were skipped, so
-        every gap is said in the log (the full fault run of 16:49 lost the events of one
-        partition that existed when a restarted worker took it, and committed past them:
-        a gap is one way Faust does that)."""
+        """Offsets counted as done unseen: only those a fetch after a seek back confirmed
+        the log does not have (compaction, retention). Said in the log, since on a topic
+        that is not compacted a gap means events were removed before anyone read them."""
         log.warning("gap on %s[%d]: offsets %d-%d counted as done unseen (committed %s)",
                     tp.topic, tp.partition, offset_from, offset_to,
                     self._committed_offset.get(tp))

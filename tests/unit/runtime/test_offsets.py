@@ -19,8 +19,9 @@ def test_committable_stops_at_the_lowest_offset_in_flight() -> None:
     assert committable([], lowest_in_flight=3) == (None, 0)
 
 
-def message(offset: int) -> Message:
-    return Message(TOPIC.topic, TOPIC.partition, offset, 0.0, 0, None, b"k", b"v", None)
+def message(offset: int, generation: int = 0) -> Message:
+    return Message(TOPIC.topic, TOPIC.partition, offset, 0.0, 0, None, b"k", b"v", None,
+                   generation_id=generation)
 
 
 def ack(consumer: InFlightSafeConsumer, msg: Message) -> None:
@@ -136,3 +137,69 @@ async def test_a_gap_faust_counts_as_done_is_said_in_the_log(caplog) -> None:  #
     assert "gap on trial-requested[0]: offsets 709-1002 counted as done unseen (committed 708)" \
         in caplog.text
     assert consumer._gap[TOPIC].overlaps(709, 1003)  # Faust's bookkeeping still done
+
+
+async def test_regression_a_record_past_the_seek_back_is_read_again_not_counted_done() -> None:
+    """The full fault run of 16:49 lost 307 trials: the seek back set trial-completed[1]'s
+    reading to 708 while the fetch stood at 1002; Faust counted 709-1002 as a gap and
+    committed 1003. The consumer seeks back instead, and the gap stays empty."""
+    consumer = consumer_at(committed=708)
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    consumer._seek = seek  # type: ignore[method-assign]
+    consumer._readings[TOPIC].sought(708)
+    assert await consumer._admit(TOPIC, 1002, batch=7, acked=True) is False
+    assert await consumer._admit(TOPIC, 1003, batch=7, acked=True) is False
+    assert sought == [(TOPIC, 708)]
+    assert await consumer._admit(TOPIC, 708, batch=8, acked=True) is True
+    assert not consumer._gap[TOPIC]
+    # A gap the log really has (compaction): confirmed by the fetch after the seek back.
+    assert await consumer._admit(TOPIC, 720, batch=9, acked=True) is False
+    assert await consumer._admit(TOPIC, 720, batch=10, acked=True) is True
+    assert consumer._gap[TOPIC].overlaps(709, 720) and not consumer._gap[TOPIC].overlaps(720)
+
+
+async def test_topics_without_acks_keep_fausts_rule() -> None:
+    consumer = consumer_at(committed=None)
+    changelog = TP("offsets-test-state-changelog", 0)
+    consumer._read_offset[changelog] = 50
+    assert await consumer._admit(changelog, 49, batch=1, acked=False) is False
+    assert await consumer._admit(changelog, 70, batch=1, acked=False) is True
+    assert not consumer._gap[changelog]
+
+
+def test_an_event_of_an_older_generation_is_not_recorded_as_acked() -> None:
+    """Faust's streams acknowledge without handling an event delivered before the last
+    rebalance; the seek back after the rebalance delivers it again."""
+    consumer = consumer_at(committed=None)
+    consumer.app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
+    consumer._owned = frozenset({TOPIC})
+    consumer.app.consumer_generation_id = 9
+    stale, current = message(30, generation=8), message(31, generation=9)
+    assert consumer.ack(stale) is False and not consumer._acked[TOPIC]
+    assert consumer.ack(current) is True and consumer._acked[TOPIC] == [31]
+
+
+async def test_seek_to_committed_sets_where_each_partition_reads_on() -> None:
+    consumer = consumer_at(committed=None)
+
+    class Thread:
+        async def seek_to_committed(self) -> dict[TP, int | None]:
+            return {TP("a", 0): None, TP("a", 1): 0, TP("a", 2): 5}
+
+        def _ensure_consumer(self) -> object:
+            return self
+
+        async def seek_to_beginning(self, *tps: TP) -> None:
+            pass
+
+        async def call_thread(self, fun, *args):  # type: ignore[no-untyped-def]
+            return await fun(*args)
+
+    consumer._thread = Thread()  # type: ignore[assignment]
+    await consumer.seek_to_committed()
+    assert {tp.partition: r.expected for tp, r in consumer._readings.items()} == \
+        {0: 0, 1: 0, 2: 5}
