@@ -24,14 +24,13 @@ down:
 # Lint and types first (seconds), then unit tests: they need no server, and they give the new
 # topics time to settle. Browser tests last (tests/e2e: Debian's chromium, screenshots in
 # .artifacts/).
+# The quick fault benchmark last: a stack of its own (servers on free ports, state under
+# .infra/stacks/faults, stopped at the end); it fails when a trial is lost, counted twice or
+# wrongly dead-lettered (about 5 minutes).
 test: install up lint types
 	$(PYTHON) -m pytest -q tests/unit tests/integration tests/e2e
+	$(PYTHON) -m benchmarks.faults --quick
 
-# The quick fault benchmark: a stack of its own (servers on free ports, state under
-# .infra/stacks/faults, stopped at the end); it fails when a trial is lost, counted twice or
-# wrongly dead-lettered (about 5 minutes). Not in `test`: in `make test` it failed one run of
-# five (a valid analysis dead-lettered while PostgreSQL was down; fixed since), the full form
-# still loses one phase now and then (issue #9), and a failed CI lands nothing.
 faults: install
 	$(PYTHON) -m benchmarks.faults --quick
 

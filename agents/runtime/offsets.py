@@ -21,6 +21,10 @@ seek_to_committed seeks only partitions with a committed offset above 0: a parti
 first events were in that batch stayed past them. The quick faults run lost a trial so: the
 first event of trial-completed[3] was fetched during a rebalance and dropped, the
 partition's reading began at offset 1, and the commit of 1-6 passed over it.
+
+And it decides which fetched record its fetch loop hands on by the rule of reading.py
+(every offset in order from the last seek; a gap only where the log has none), in place
+of Faust's read-offset test, which its own seek back defeats.
 """
 
 from __future__ import annotations

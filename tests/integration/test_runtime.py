@@ -151,6 +151,57 @@ async def test_regression_a_seek_back_left_a_partition_with_nothing_committed_pa
         await consumer.stop()
 
 
+async def test_regression_a_read_offset_set_back_behind_the_fetch_reads_the_events_again(
+        settings):
+    """The full fault run of 16:49 lost 307 trials: Faust's seek back set a partition's
+    reading to 708 while the fetcher stood at 1002, Faust took 1002 for a gap of 709-1001
+    counted as done, and committed past events nobody had graded. A real Faust worker with
+    our consumer on the loopback broker: reading set back to 3 while the fetch stands at 10,
+    one more event, and 3-9 are handed on again, with nothing counted as a gap."""
+    import faust
+    from aiokafka import AIOKafkaProducer
+    from faust.types import TP
+
+    from agents.runtime.offsets import use_in_flight_safe_consumer
+
+    name = f"t-read-{uuid.uuid4().hex[:8]}"
+    await create_raw(settings.kafka_bootstrap, name, 1)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    await producer.start()
+    app = faust.App(f"g-{name}", broker=f"kafka://{settings.kafka_bootstrap}",
+                    store="memory://", web_enabled=False, topic_allow_declare=False,
+                    consumer_auto_offset_reset="earliest")
+    use_in_flight_safe_consumer(app)
+    seen: list[int] = []
+
+    @app.agent(app.topic(name, value_serializer="raw"))
+    async def read(stream):  # type: ignore[no-untyped-def]
+        async for event in stream.events():
+            seen.append(event.message.offset)
+
+    async def until(count: int) -> None:
+        for _ in range(600):
+            if len(seen) >= count:
+                return
+            await asyncio.sleep(0.05)
+
+    try:
+        for i in range(10):
+            await producer.send_and_wait(name, f"event {i}".encode())
+        await app.start()
+        await until(10)
+        assert seen == list(range(10))
+        tp = TP(name, 0)
+        app.consumer._readings[tp].sought(3)  # what the seek back did; the fetch is at 10
+        await producer.send_and_wait(name, b"event 10")
+        await until(18)
+        assert seen[10:] == [3, 4, 5, 6, 7, 8, 9, 10]
+        assert not app.consumer._gap[tp]
+    finally:
+        await producer.stop()
+        await app.stop()
+
+
 def completed(trial_id: str, experiment_id: str, **outcome) -> TrialCompleted:
     return TrialCompleted(trial=TrialSpec(
         trial_id=trial_id, experiment_id=experiment_id, test_case=TestCase(id="c"),
