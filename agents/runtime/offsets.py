@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP
@@ -166,7 +167,12 @@ class InFlightSafeConsumer(AIOKafkaConsumer):
         if verdict is Verdict.SEEK_BACK:
             log.info("%s[%d]: offset %d fetched where %s is next; reading it again from %s",
                      tp.topic, tp.partition, offset, start, start)
-            await self._seek(tp, start)  # type: ignore[arg-type]
+            try:
+                await self._seek(tp, start)  # type: ignore[arg-type]
+            except IllegalStateError:
+                # Unassigned mid-batch (a rebalance began): its next owner reads it from
+                # the committed offset; here the next record of it tries the seek again.
+                reading.sought(start)
         elif verdict is Verdict.GAP and start is not None:
             await self._add_gap(tp, start, offset - 1)
         return verdict in (Verdict.DELIVER, Verdict.GAP)

@@ -203,3 +203,22 @@ async def test_seek_to_committed_sets_where_each_partition_reads_on() -> None:
     await consumer.seek_to_committed()
     assert {tp.partition: r.expected for tp, r in consumer._readings.items()} == \
         {0: 0, 1: 0, 2: 5}
+
+
+async def test_a_seek_back_on_a_partition_unassigned_mid_batch_is_tried_again() -> None:
+    from aiokafka.errors import IllegalStateError
+
+    consumer = consumer_at(committed=708)
+    calls: list[int] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        calls.append(offset)
+        if len(calls) == 1:
+            raise IllegalStateError("No current assignment for partition")
+
+    consumer._seek = seek  # type: ignore[method-assign]
+    consumer._readings[TOPIC].sought(708)
+    assert await consumer._admit(TOPIC, 1002, batch=1, acked=True) is False
+    # not taken for a confirmed gap in the next batch: the seek did not happen
+    assert await consumer._admit(TOPIC, 1003, batch=2, acked=True) is False
+    assert calls == [708, 708] and not consumer._gap[TOPIC]
