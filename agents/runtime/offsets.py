@@ -154,6 +154,13 @@ class InFlightSafeConsumer(AIOKafkaConsumer):
         await super().seek(partition, offset)
         self._readings[TP(partition.topic, partition.partition)].sought(offset)
 
+    async def _seek(self, partition: TP, offset: int) -> None:
+        """In the consumer's thread. Faust calls aiokafka's seek from the app's thread, where
+        it drops the fetcher's buffered records of the partition and completes futures of
+        the other thread's loop while that loop's fetcher works on them."""
+        consumer = self._thread._ensure_consumer()
+        await self._thread.call_thread(consumer.seek, partition, offset)
+
     async def _admit(self, tp: TP, offset: int, batch: int, acked: bool) -> bool:
         """Whether the drain loop hands this record on (agents/runtime/reading.py). Topics
         without acknowledgements (table changelogs, read by Faust's recovery, which sets
