@@ -78,7 +78,8 @@ async def fold_trial(event: TrialScored, ctx: StepContext) -> list[Emit]:
     saved = ctx.state.get(key)
     record = RoundRecord(**saved) if saved else RoundRecord(expected=trial.expected_trials)
     entry = trial_key(key, trial.trial_id)
-    if entry in ctx.state:
+    marker = ctx.state.get(entry)
+    if marker is not None and not _record_lags(record, marker):
         return []  # a redelivered trial
     if record.final_sent:
         # The round is decided; a late trial is not re-analysed, but its cost counts (its
@@ -93,20 +94,22 @@ async def fold_trial(event: TrialScored, ctx: StepContext) -> list[Emit]:
         return []
 
     services: ScorerServices = ctx.services or ScorerServices()
+    if marker is not None:
+        services.live.pop(key, None)  # rebuilt from the entries, which count the trial
     stats = _live_stats(services, ctx.state, key, record, trial.analysis)
-    observation = _observation(event)
-    looks_before = stats.looks_taken
-    stats.fold(observation)
-    looked = stats.looks_taken != looks_before  # a planned group-sequential look
-    # A shallow copy (dataclasses.asdict copies recursively: ~20 us a trial, for flat
-    # records of strings and numbers).
-    ctx.state[entry] = {**vars(observation), "order": record.done}
-
-    record.done += 1
-    record.failed += event.trial.status != "completed"
-    record.cost_usd += event.cost_usd
-    if trial.model.id not in record.models:
-        record.models.append(trial.model.id)
+    looked = False
+    if marker is None:
+        observation = _observation(event)
+        looks_before = stats.looks_taken
+        stats.fold(observation)
+        looked = stats.looks_taken != looks_before  # a planned group-sequential look
+        # A shallow copy (dataclasses.asdict copies recursively: ~20 us a trial, for flat
+        # records of strings and numbers).
+        failed = event.trial.status != "completed"
+        ctx.state[entry] = {**vars(observation), "order": record.done, "failed": failed,
+                            "model_id": trial.model.id}
+        _count(record, event.cost_usd, failed, trial.model.id)
+    # else: the record lagged its trial's entry; _live_stats has counted the trial now
 
     emits: list[Emit] = []
     cap = trial.budget.max_cost_usd
@@ -166,10 +169,33 @@ def _live_stats(services: ScorerServices, state: Any, key: str, record: RoundRec
     prefix = trial_key(key, "")
     entries = [value for name, value in list(state.items()) if name.startswith(prefix)]
     for value in sorted(entries, key=lambda v: v.get("order", 0)):
-        fields = {k: v for k, v in value.items() if k != "order"}
+        fields = {k: v for k, v in value.items() if k not in _ENTRY_ONLY}
         stats.fold(Observation(**{**fields, "patterns": tuple(fields["patterns"])}))
+        if _record_lags(record, value):
+            _count(record, value["cost_usd"], value["failed"], value["model_id"])
     services.live[key] = stats
     return stats
+
+
+_ENTRY_ONLY = ("order", "failed", "model_id")  # a trial entry's fields beside its Observation
+
+
+def _record_lags(record: RoundRecord, marker: dict[str, Any]) -> bool:
+    """A trial's entry and its round's record are two writes to the changelog, entry first.
+    A kill -9 between them (test_worker_crash in one fresh-clone CI run) left the entry of
+    the round's 11th trial without the record that counts it: the restarted worker took the
+    trial for a redelivery and the round stopped at 59 of 60. An entry whose order is not
+    below the record's count is such a trial; it is counted from its entry."""
+    order = marker.get("order")
+    return order is not None and order >= record.done and "model_id" in marker
+
+
+def _count(record: RoundRecord, cost_usd: float, failed: bool, model: str) -> None:
+    record.done += 1
+    record.failed += failed
+    record.cost_usd += cost_usd
+    if model not in record.models:
+        record.models.append(model)
 
 
 def _forget_trials(services: ScorerServices, state: Any, key: str) -> None:

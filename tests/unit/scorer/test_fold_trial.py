@@ -176,3 +176,31 @@ def test_snapshots_thin_out_as_a_round_grows():
     assert due[:40] == list(range(10, 401, 10))
     assert all(b - a <= max(10, b // 20) for a, b in itertools.pairwise(due))
     assert len(due) < 150  # instead of 1,000
+
+
+async def test_regression_a_kill_between_a_trials_entry_and_its_count_stopped_the_round():
+    """test_worker_crash failed in a fresh-clone CI run: the kill -9 fell between the two
+    changelog writes of the round's 11th trial (its entry, then the record counting it). The
+    restarted worker took the redelivered trial for a copy already counted, and the round
+    stopped at 59 of 60 with no final analysis."""
+    events = trials_of_a_clear_win()  # 40 trials
+    state: dict = {}
+    services = ScorerServices(snapshot_every=10)
+    await fold_all(events[:11], state, services)
+    key = "exp#r1"
+    assert state[key]["done"] == 11
+    state[key] = {**state[key], "done": 10, "cost_usd": 0.0}  # the record's write was lost
+    state[key]["models"] = list(state[key]["models"])
+    restarted = ScorerServices(snapshot_every=10)
+    published = analyses(await fold_all(events[10:], state, restarted))  # 11th redelivered
+    assert [a.trials_done for a in published] == [20, 30, 40]
+    assert published[-1].final and {v.variation_id: v.n for v in published[-1].variations} \
+        == {"c": 20, "v": 20}
+
+
+async def test_a_redelivered_trial_after_a_clean_restart_is_still_folded_once():
+    events = trials_of_a_clear_win()
+    state: dict = {}
+    await fold_all(events[:11], state, ScorerServices(snapshot_every=10))
+    published = analyses(await fold_all(events[5:], state, ScorerServices(snapshot_every=10)))
+    assert [a.trials_done for a in published] == [20, 30, 40]
