@@ -204,3 +204,16 @@ async def test_a_redelivered_trial_after_a_clean_restart_is_still_folded_once():
     await fold_all(events[:11], state, ScorerServices(snapshot_every=10))
     published = analyses(await fold_all(events[5:], state, ScorerServices(snapshot_every=10)))
     assert [a.trials_done for a in published] == [20, 30, 40]
+
+
+async def test_the_trial_a_lost_count_left_behind_is_counted_even_if_new_trials_come_first():
+    """The full fault run's kill-9-other-worker: 300 entries, two of them with order 169,
+    the record at 299. The first trial after the restart rebuilds the statistics from the
+    entries and counts the one the record had missed."""
+    events = trials_of_a_clear_win()
+    state: dict = {}
+    await fold_all(events[:11], state, ScorerServices(snapshot_every=10))
+    state["exp#r1"] = {**state["exp#r1"], "done": 10}
+    published = analyses(await fold_all(events[11:] + [events[10]], state,
+                                        ScorerServices(snapshot_every=10)))
+    assert [a.trials_done for a in published] == [20, 30, 40] and published[-1].final
