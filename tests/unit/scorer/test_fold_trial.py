@@ -214,6 +214,6 @@ async def test_the_trial_a_lost_count_left_behind_is_counted_even_if_new_trials_
     state: dict = {}
     await fold_all(events[:11], state, ScorerServices(snapshot_every=10))
     state["exp#r1"] = {**state["exp#r1"], "done": 10}
-    published = analyses(await fold_all(events[11:] + [events[10]], state,
+    published = analyses(await fold_all([*events[11:], events[10]], state,
                                         ScorerServices(snapshot_every=10)))
     assert [a.trials_done for a in published] == [20, 30, 40] and published[-1].final
